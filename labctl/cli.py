@@ -1,0 +1,273 @@
+"""The labctl command line: thin commands that parse options and call the core."""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labctl.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    InvalidInput,
+    LabctlError,
+    LabInvalid,
+)
+
+app = typer.Typer(
+    name="labctl",
+    help="Network labs for teaching the transport layer: YAML in, running, self-checking labs out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+images_app = typer.Typer(help="Build the node image (no registry needed).", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+# Options shared between commands, declared once.
+LabArg = Annotated[str, typer.Argument(
+    help="A lab name under ./labs (or shipped with labctl), or a path to a lab directory or "
+         "lab.yaml.", show_default=False)]
+NodeArg = Annotated[str, typer.Argument(help="A node of the lab, e.g. client.",
+                                        show_default=False)]
+InstanceOpt = Annotated[str | None, typer.Option(
+    "--instance", "-i", envvar="LABCTL_INSTANCE",
+    help="Which copy of the lab (default: your user name).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _instance(value: str | None) -> str:
+    from labctl import naming
+    return naming.check_instance(value) if value else naming.default_instance()
+
+
+def _lab_name(lab: str) -> str:
+    """The lab's name for commands that only need labels: works with the YAML gone."""
+    path = Path(lab)
+    if path.exists():
+        from labctl import loader
+        return loader.load(lab).name
+    return lab
+
+
+def _engine(progress=None):
+    from labctl import engine, runtime
+    return engine.Engine(runtime.connect(), progress or (lambda _m: None))
+
+
+@app.command()
+def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> None:
+    """Start a lab; return when every service listens."""
+    from labctl import console, loader
+    model = loader.load(lab)
+    inst = _instance(instance)
+    with console.progress(f"Bringing up {model.name}") as report:
+        nodes = _engine(report).up(model, inst)
+    if json_out:
+        console.print_json({"lab": model.name, "instance": inst, "nodes": nodes})
+        return
+    rows = [[n.node, n.ip, n.mac, console.services_text(n.services)] for n in nodes]
+    console.out.print(console.table(f"{model.name} is up (instance {inst})",
+                                    ["Node", "IP", "MAC", "Services"], rows))
+    first = next((n.node for n in nodes if not n.services), nodes[0].node)
+    suffix = f" -i {inst}" if instance else ""
+    console.out.print(f"Open a shell:  labctl shell {model.name} {first}{suffix}\n"
+                      f"Tear it down:  labctl down {model.name}{suffix}")
+
+
+@app.command()
+def down(lab: Annotated[str | None, typer.Argument(
+            help="The lab to remove (name or path); works even if its YAML is gone.",
+            show_default=False)] = None,
+         all_labs: Annotated[bool, typer.Option("--all", help="Remove every lab of the instance "
+                                                "(with --all-instances: of everyone).")] = False,
+         all_instances: Annotated[bool, typer.Option("--all-instances")] = False,
+         instance: InstanceOpt = None) -> None:
+    """Remove a lab's containers and network, found by their labels."""
+    from labctl import console
+    if lab is None and not all_labs:
+        raise InvalidInput("name a LAB, or pass --all")
+    inst = None if all_instances else _instance(instance)
+    name = None if lab is None else _lab_name(lab)
+    containers, networks = _engine().down(name, inst)
+    what = name or "all labs"
+    if containers or networks:
+        console.err.print(f"removed {what}: {containers} containers, {networks} networks")
+    else:
+        console.err.print(f"nothing to remove for {what}")
+
+
+@app.command()
+def status(lab: Annotated[str | None, typer.Argument(show_default=False,
+                                                     help="Only this lab.")] = None,
+           instance: Annotated[str | None, typer.Option(
+               "--instance", "-i", help="Only this instance (default: every instance).",
+               show_default=False)] = None,
+           json_out: JsonOpt = False) -> None:
+    """List running labs, every instance, from Docker labels alone."""
+    from labctl import console
+    nodes = _engine().status(None if lab is None else _lab_name(lab), instance)
+    if json_out:
+        console.print_json(nodes)
+        return
+    if not nodes:
+        console.err.print("no labs are running")
+        return
+    rows = [[n.lab, n.instance, n.node, n.status, n.ip, n.mac, console.services_text(n.services)]
+            for n in nodes]
+    console.out.print(console.table(None, ["Lab", "Instance", "Node", "State", "IP", "MAC",
+                                           "Services"], rows))
+
+
+@app.command(name="exec")
+def exec_(lab: LabArg, node: NodeArg,
+          command: Annotated[list[str], typer.Argument(help="The command, after --.",
+                                                       show_default=False)],
+          instance: InstanceOpt = None) -> None:
+    """Run a command on a node; exit with the command's exit code."""
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise InvalidInput("give the command to run after --, e.g. labctl exec LAB NODE -- ss -tln")
+    engine = _engine()
+    info = engine.find_node(_lab_name(lab), _instance(instance), node)
+    rt = engine.runtime
+    exec_id, stream = rt.exec_stream(info.container, command)
+    for out_chunk, err_chunk in stream:
+        if out_chunk:
+            sys.stdout.buffer.write(out_chunk)
+            sys.stdout.buffer.flush()
+        if err_chunk:
+            sys.stderr.buffer.write(err_chunk)
+            sys.stderr.buffer.flush()
+    raise typer.Exit(rt.exec_exit_code(exec_id))
+
+
+@app.command()
+def shell(lab: LabArg, node: NodeArg, instance: InstanceOpt = None) -> None:
+    """Open an interactive shell on a node."""
+    from labctl import console, interactive
+    engine = _engine()
+    info = engine.find_node(_lab_name(lab), _instance(instance), node)
+    console.err.print(f"[dim]{info.node} of {info.lab} ({info.ip}); type exit to leave[/]")
+    raise typer.Exit(interactive.shell(engine.runtime, info.container))
+
+
+@app.command()
+def logs(lab: LabArg, node: NodeArg, instance: InstanceOpt = None,
+         follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
+    """Show what a node's services printed (the seeds' log lines)."""
+    engine = _engine()
+    info = engine.find_node(_lab_name(lab), _instance(instance), node)
+    for chunk in engine.runtime.logs(info.container, follow=follow):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+
+
+@app.command()
+def validate(labs: Annotated[list[str], typer.Argument(help="Labs to check.",
+                                                       show_default=False)],
+             json_out: JsonOpt = False) -> None:
+    """Check lab files without touching Docker; exit 2 if any is invalid."""
+    from labctl import console, loader
+    results = []
+    for lab in labs:
+        try:
+            model = loader.load(lab)
+            results.append({"lab": lab, "valid": True, "name": model.name, "problems": []})
+        except LabInvalid as exc:
+            results.append({"lab": lab, "valid": False,
+                            "problems": [str(p) for p in exc.problems]})
+    if json_out:
+        console.print_json(results)
+    else:
+        for r in results:
+            if r["valid"]:
+                console.err.print(f"ok: {r['lab']} ({r['name']})")
+            for problem in r["problems"]:
+                console.err.print(problem, markup=False)
+    raise typer.Exit(EXIT_OK if all(r["valid"] for r in results) else EXIT_INVALID)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of lab.yaml (for editor completion)."""
+    from labctl import console, model
+    console.print_json(model.Lab.model_json_schema())
+
+
+class BuildMethod(enum.StrEnum):
+    auto = "auto"
+    mmdebstrap = "mmdebstrap"
+    dockerfile = "dockerfile"
+
+
+@images_app.command("build")
+def images_build(
+        method: Annotated[BuildMethod, typer.Option(
+            help="auto: mmdebstrap when installed, else the Dockerfile (needs a registry).",
+        )] = BuildMethod.auto,
+        force: Annotated[bool, typer.Option("--force", help="Rebuild even if current.")] = False,
+) -> None:
+    """Build the node image (skipped when its inputs did not change)."""
+    from labctl import console, images, runtime
+    with console.progress("Building images") as report:
+        ref = images.ensure_images(runtime.connect().api, report, method=method.value,
+                                   force=force)
+    console.err.print(f"{ref} is ready ({images.node_hash()})")
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt
+
+
+def _unexpected(exc: Exception) -> int:
+    import docker.errors
+    import requests.exceptions
+
+    from labctl.errors import EXIT_RUNTIME
+    if isinstance(exc, docker.errors.DockerException | requests.exceptions.RequestException):
+        message = getattr(exc, "explanation", None) or str(exc)
+        sys.stderr.write(f"labctl: error: Docker engine: {message}\n")
+    else:
+        sys.stderr.write(f"labctl: internal error: {type(exc).__name__}: {exc} "
+                         "(set LABCTL_DEBUG=1 for a traceback)\n")
+    return EXIT_RUNTIME
+
+
+def main() -> None:
+    # SIGTERM takes the same clean-up path as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        code = app(standalone_mode=False)
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into Exit(130)
+            sys.stderr.write("labctl: interrupted\n")
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("labctl: interrupted\n")
+        code = EXIT_INTERRUPTED
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors: typer shows them as click would
+        if hasattr(exc, "show"):
+            exc.show()
+        code = getattr(exc, "exit_code", EXIT_INVALID)
+    except LabctlError as exc:
+        sys.stderr.write(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
+                         else f"{exc}\n")
+        code = exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
+        if os.environ.get("LABCTL_DEBUG"):
+            raise
+        code = _unexpected(exc)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

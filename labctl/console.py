@@ -1,0 +1,58 @@
+"""Terminal rendering: consoles, progress and tables. Core modules never import this."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 200  # logs and pipes: do not fold tables at 80 columns
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the latest step on a terminal; plain lines in logs and CI."""
+    if err.is_terminal:
+        with err.status(escape(title)) as status:
+            def update(message: str) -> None:
+                status.update(f"{escape(title)} [dim]{escape(message[-100:])}[/]")
+            yield update
+    else:
+        def log(message: str) -> None:
+            err.print(f"[dim]{escape(message)}[/]")
+        yield log
+
+
+def print_json(data: object) -> None:
+    def default(obj: object) -> object:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return asdict(obj)
+        return str(obj)
+    sys.stdout.write(json.dumps(data, default=default, indent=2) + "\n")
+
+
+def table(title: str | None, columns: list[str], rows: list[list[str]]) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        t.add_column(column)
+    for row in rows:
+        t.add_row(*[escape(str(c)) for c in row])
+    return t
+
+
+def services_text(label: str) -> str:
+    """`http/tcp/80,echo/tcp/50007` -> `http tcp/80, echo tcp/50007`."""
+    parts = []
+    for item in filter(None, label.split(",")):
+        kind, proto, port = item.split("/")
+        parts.append(f"{kind} {proto}/{port}")
+    return ", ".join(parts) or "-"

@@ -1,0 +1,1 @@
+"""Code that runs inside lab containers. Python standard library only."""

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""PID 1 of every lab node: start capture, then services, then say ready.
+
+labctl passes the node's plan as JSON in LABCTL_SPEC. Readiness is observed,
+never assumed: tcpdump counts as started once it reports "listening on", and
+a service once the kernel lists its port as listening (TCP) or bound (UDP).
+Then one line `labctl-agent: ready` goes to the container log, which labctl
+waits for. As PID 1 the agent also reaps orphans and, on SIGTERM, stops
+tcpdump with SIGINT so the pcap ends cleanly.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+READY = "labctl-agent: ready"  # keep in step with labctl/node_protocol.py
+FAILED = "labctl-agent: failed:"
+READY_TIMEOUT = 20.0
+
+children = {}  # pid -> (name, Popen)
+
+
+def say(message):
+    print(f"labctl-agent: {message}", flush=True)
+
+
+def fail(message):
+    print(f"{FAILED} {message}", flush=True)
+    shutdown()
+    sys.exit(1)
+
+
+def shutdown(*_):
+    for name, proc in list(children.values()):
+        if proc.poll() is None:
+            # SIGINT lets tcpdump flush and close its pcap; services just stop.
+            proc.send_signal(signal.SIGINT if name == "tcpdump" else signal.SIGTERM)
+    deadline = time.monotonic() + 2
+    for _, proc in list(children.values()):
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def on_signal(signum, _frame):
+    shutdown()
+    sys.exit(0)
+
+
+def listening_ports(proto):
+    """Ports the kernel lists as LISTEN (tcp) or bound (udp), IPv4 and IPv6."""
+    wanted_state = "0A" if proto == "tcp" else "07"
+    ports = set()
+    for suffix in ("", "6"):
+        try:
+            with open(f"/proc/net/{proto}{suffix}") as table:
+                next(table)
+                for line in table:
+                    fields = line.split()
+                    if fields[3] == wanted_state:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
+def disable_offload(interfaces):
+    # Offloads make captures show "bad checksum" and segments larger than the MSS.
+    for iface in interfaces:
+        result = subprocess.run(
+            ["ethtool", "-K", iface, "tx", "off", "sg", "off", "tso", "off", "gso", "off",
+             "gro", "off"], capture_output=True, text=True)
+        if result.returncode != 0:
+            say(f"warning: could not turn off offloads on {iface}: {result.stderr.strip()}")
+
+
+def start_capture(capture):
+    argv = ["tcpdump", "-i", capture["interface"], "-U", "-n", "-Z", "root",
+            "-s", str(capture["snaplen"]), "-c", str(capture["max_packets"]),
+            "-w", capture["file"]]
+    if capture.get("filter"):
+        argv.append(capture["filter"])
+    os.makedirs(os.path.dirname(capture["file"]), exist_ok=True)
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    children[proc.pid] = ("tcpdump", proc)
+    # tcpdump prints "listening on IFACE" once the socket is open: from then
+    # on no packet is missed.
+    for line in proc.stderr:
+        sys.stdout.write(f"tcpdump: {line}")
+        if "listening on" in line:
+            break
+    else:
+        fail(f"tcpdump exited with code {proc.wait()} before capturing")
+    threading.Thread(target=_forward, args=(proc.stderr,), daemon=True).start()
+    # Bound the capture in time: tcpdump's -G needs a file pattern, a timer is simpler.
+    timer = threading.Timer(capture["max_seconds"], proc.send_signal, (signal.SIGINT,))
+    timer.daemon = True
+    timer.start()
+    say(f"capturing on {capture['interface']} into {capture['file']}")
+
+
+def _forward(stream):
+    for line in stream:
+        sys.stdout.write(f"tcpdump: {line}")
+        sys.stdout.flush()
+
+
+def start_services(services):
+    for service in services:
+        proc = subprocess.Popen(service["argv"], stdin=subprocess.DEVNULL)
+        children[proc.pid] = (service["name"], proc)
+
+
+def wait_until_listening(services):
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = {(s["proto"], s["port"]): s for s in services}
+    while pending:
+        for proto in {p for p, _ in pending}:
+            for port in listening_ports(proto):
+                pending.pop((proto, port), None)
+        for _, proc in children.values():
+            if proc.poll() is not None and proc.returncode is not None:
+                name = children[proc.pid][0]
+                fail(f"{name} exited with code {proc.returncode} before it was ready")
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{s['name']} ({p}/{port})" for (p, port), s in pending.items())
+            fail(f"not listening after {READY_TIMEOUT:.0f}s: {names}")
+        time.sleep(0.005)
+
+
+def reap_forever():
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            signal.pause()
+            continue
+        if pid in children:
+            name, _ = children.pop(pid)
+            say(f"{name} exited with code {os.waitstatus_to_exitcode(status)}")
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    spec = json.loads(os.environ.get("LABCTL_SPEC", "{}"))
+    if spec.get("disable_offload"):
+        disable_offload(spec["disable_offload"])
+    if spec.get("capture"):
+        start_capture(spec["capture"])
+    start_services(spec.get("services", []))
+    wait_until_listening(spec.get("services", []))
+    print(READY, flush=True)
+    reap_forever()
+
+
+if __name__ == "__main__":
+    main()

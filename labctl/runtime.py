@@ -1,0 +1,190 @@
+"""The one place that talks to the Docker engine (through the docker SDK).
+
+A narrow interface, driven by what the engine really calls: networks,
+containers, readiness, exec, logs, files, and removal by labels. Another
+runtime (Kubernetes, say) would implement the same methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import ipaddress
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from labctl import naming
+from labctl.errors import EngineUnavailable, NodeFailed, RuntimeFailure
+from labctl.node_protocol import FAILED, READY
+
+if TYPE_CHECKING:
+    from labctl.plan import LabPlan, NodePlan
+
+READY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What Docker reports about a running node (from labels and inspect)."""
+
+    lab: str
+    instance: str
+    node: str
+    container: str
+    status: str
+    ip: str
+    mac: str
+    services: str
+
+
+def connect() -> DockerRuntime:
+    try:
+        # from_env honours DOCKER_HOST and friends, like the docker CLI does.
+        api = docker.from_env(timeout=60).api
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(f"cannot reach the Docker engine: {exc}") from None
+    except requests.exceptions.RequestException as exc:
+        raise EngineUnavailable(f"cannot reach the Docker engine: {exc}") from None
+    return DockerRuntime(api)
+
+
+class DockerRuntime:
+    def __init__(self, api: docker.APIClient):
+        self.api = api
+
+    # -- networks ---------------------------------------------------------
+    def used_subnets(self) -> list[ipaddress.IPv4Network]:
+        used = []
+        for net in self.api.networks():
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                try:
+                    used.append(ipaddress.IPv4Network(cfg.get("Subnet", ""), strict=False))
+                except ValueError:
+                    continue  # IPv6 or empty
+        return used
+
+    def create_network(self, plan: LabPlan) -> str:
+        """Create the lab's bridge; internal, so the lab has no way out."""
+        ipam = docker.types.IPAMConfig(pool_configs=[
+            docker.types.IPAMPool(subnet=plan.subnet, gateway=plan.gateway)])
+        net = self.api.create_network(
+            plan.network, driver="bridge", internal=True, ipam=ipam, labels=plan.labels,
+            check_duplicate=True,
+            options={"com.docker.network.bridge.enable_icc": "true"})
+        return net["Id"]
+
+    def networks(self, filters: list[str]) -> list[dict]:
+        return self.api.networks(filters={"label": filters})
+
+    def remove_network(self, ident: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_network(ident)
+
+    # -- containers -------------------------------------------------------
+    def create_node(self, plan: LabPlan, node: NodePlan) -> str:
+        host_config = self.api.create_host_config(
+            network_mode=plan.network,
+            cap_drop=["ALL"],
+            cap_add=list(node.capabilities),
+            security_opt=["no-new-privileges"],
+            mem_limit=node.memory_bytes,
+            memswap_limit=node.memory_bytes,
+            pids_limit=node.pids,
+            nano_cpus=node.nano_cpus,
+            init=False,  # the agent is PID 1 and reaps
+            log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        )
+        networking = self.api.create_networking_config({
+            plan.network: self.api.create_endpoint_config(aliases=[node.name],
+                                                          ipv4_address=node.ip)})
+        created = self.api.create_container(
+            node.image, name=node.container, hostname=node.name, labels=node.labels,
+            environment={"LABCTL_SPEC": node.spec_json}, host_config=host_config,
+            networking_config=networking, detach=True, stdin_open=False, tty=False)
+        return created["Id"]
+
+    def start(self, ident: str) -> None:
+        self.api.start(ident)
+
+    def wait_ready(self, ident: str, name: str) -> None:
+        """Block until the node's agent logs that every service listens."""
+        lines: list[str] = []
+        for raw in self.api.logs(ident, stream=True, follow=True, stdout=True, stderr=True):
+            for line in raw.decode("utf-8", "replace").splitlines():
+                lines.append(line)
+                if line.startswith(READY):
+                    return
+                if line.startswith(FAILED):
+                    raise NodeFailed(f"node '{name}' failed to start: "
+                                     f"{line[len(FAILED):].strip()}\n" + "\n".join(lines[-10:]))
+        # The stream ended: the container stopped (or was removed) before ready.
+        raise NodeFailed(f"node '{name}' stopped before it was ready:\n" + "\n".join(lines[-10:]))
+
+    def containers(self, filters: list[str], all_states: bool = True) -> list[dict]:
+        return self.api.containers(all=all_states, filters={"label": filters})
+
+    def remove_container(self, ident: str) -> None:
+        """Immediate: SIGKILL and remove, no 10 s stop timeout."""
+        try:
+            self.api.remove_container(ident, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "removal of container" in str(exc) and "already in progress" in str(exc):
+                return
+            raise
+
+    def node_info(self, summary: dict) -> NodeInfo:
+        labels = summary.get("Labels") or {}
+        nets = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+        endpoint = next(iter(nets.values()), {}) if nets else {}
+        return NodeInfo(
+            lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
+            node=labels.get(naming.NODE, "?"), container=summary["Names"][0].lstrip("/"),
+            status=summary.get("State", "?"), ip=endpoint.get("IPAddress", ""),
+            mac=endpoint.get("MacAddress", ""), services=labels.get(naming.SERVICES, ""))
+
+    # -- inside containers -------------------------------------------------
+    def exec_stream(self, ident: str, argv: list[str], user: str = "") -> tuple[str, Iterator]:
+        exec_id = self.api.exec_create(ident, argv, stdout=True, stderr=True, user=user)["Id"]
+        return exec_id, self.api.exec_start(exec_id, stream=True, demux=True)
+
+    def exec_exit_code(self, exec_id: str) -> int:
+        return self.api.exec_inspect(exec_id)["ExitCode"]
+
+    def run(self, ident: str, argv: list[str], user: str = "") -> tuple[int, bytes, bytes]:
+        """Run a command to completion; return (exit code, stdout, stderr)."""
+        exec_id = self.api.exec_create(ident, argv, stdout=True, stderr=True, user=user)["Id"]
+        out, err = self.api.exec_start(exec_id, demux=True)
+        return self.exec_exit_code(exec_id), out or b"", err or b""
+
+    def exec_socket(self, ident: str, argv: list[str], tty: bool):
+        exec_id = self.api.exec_create(ident, argv, stdin=True, tty=tty, stdout=True,
+                                       stderr=True)["Id"]
+        return exec_id, self.api.exec_start(exec_id, tty=tty, socket=True)
+
+    def resize_exec(self, exec_id: str, rows: int, cols: int) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self.api.exec_resize(exec_id, height=rows, width=cols)
+
+    def logs(self, ident: str, follow: bool, tail: int | str = "all") -> Iterator[bytes]:
+        return self.api.logs(ident, stream=True, follow=follow, tail=tail)
+
+    def read_file(self, ident: str, path: str) -> bytes:
+        try:
+            stream, _ = self.api.get_archive(ident, path)
+        except docker.errors.NotFound:
+            raise RuntimeFailure(f"no file {path} in {ident[:12]}") from None
+        buffer = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buffer) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise RuntimeFailure(f"{path} in {ident[:12]} is not a file")
+            return extracted.read()

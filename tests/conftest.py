@@ -1,0 +1,116 @@
+"""Shared fixtures. Integration tests (marked `docker`) use the real engine.
+
+Without an engine they skip on a laptop, but fail in CI (CI=true). At the
+end of the session any container or network still carrying our labels for
+a test instance is removed and reported as a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_INSTANCE_PREFIX = "t"
+_counter = itertools.count()
+
+
+def _engine_or_none():
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        return client.api
+    except Exception:  # noqa: BLE001 - any failure means "no engine here"
+        return None
+
+
+_API = _engine_or_none()
+
+
+def pytest_collection_modifyitems(config, items):
+    if _API is not None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return  # in CI the `api` fixture fails these tests instead
+    for item in items:
+        if "docker" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="no Docker engine answers here"))
+
+
+@pytest.fixture(scope="session")
+def api():
+    if _API is None:
+        pytest.fail("CI=true but no Docker engine answers: integration tests cannot run")
+    return _API
+
+
+@pytest.fixture(scope="session")
+def node_image(api):
+    """Build (or reuse) the node image once per test session."""
+    from labctl import images
+
+    return images.ensure_images(api)
+
+
+@pytest.fixture
+def instance():
+    """A fresh instance name, so tests never collide with a user's labs or each other."""
+    return f"{TEST_INSTANCE_PREFIX}{os.getpid() % 100000}-{next(_counter)}"
+
+
+@pytest.fixture
+def engine(api, node_image):
+    from labctl.engine import Engine
+    from labctl.runtime import DockerRuntime
+
+    return Engine(DockerRuntime(api))
+
+
+@pytest.fixture
+def lab_up(engine, instance):
+    """Bring labs up for a test, and always down afterwards."""
+    started = []
+
+    def up(lab):
+        from labctl import loader
+
+        model = loader.load(lab) if not hasattr(lab, "nodes") else lab
+        started.append(model.name)
+        return engine.up(model, instance)
+
+    yield up
+    for name in started:
+        engine.down(name, instance)
+
+
+def run_labctl(*args, input_text=None, env=None, timeout=120):
+    """Run the real command line, as a user would."""
+    return subprocess.run([sys.executable, "-m", "labctl.cli", *args], capture_output=True,
+                          text=True, input=input_text, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _API is None:
+        return
+    from labctl import naming
+
+    leaked = []
+    for c in _API.containers(all=True, filters={"label": naming.LAB}):
+        if (c.get("Labels") or {}).get(naming.INSTANCE, "").startswith(TEST_INSTANCE_PREFIX):
+            leaked.append(c["Names"][0])
+            _API.remove_container(c["Id"], force=True)
+    for n in _API.networks(filters={"label": naming.LAB}):
+        if (n.get("Labels") or {}).get(naming.INSTANCE, "").startswith(TEST_INSTANCE_PREFIX):
+            leaked.append(n["Name"])
+            _API.remove_network(n["Id"])
+    if leaked:
+        sys.stderr.write(f"\nLEAK: tests left labelled resources behind: {leaked}\n")
+        session.exitstatus = 1

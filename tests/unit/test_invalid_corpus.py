@@ -1,0 +1,25 @@
+"""Every malformed lab in tests/cases/invalid is refused with its golden message."""
+
+from pathlib import Path
+
+import pytest
+
+from labctl.errors import LabInvalid
+from labctl.loader import parse
+
+CASES = sorted(p for p in (Path(__file__).parent.parent / "cases" / "invalid").iterdir()
+               if p.is_dir())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_invalid_lab_is_refused_with_located_message(case):
+    expected = (case / "expected.txt").read_text().splitlines()
+    with pytest.raises(LabInvalid) as info:
+        parse((case / "lab.yaml").read_text(), "lab.yaml")
+    assert [str(p) for p in info.value.problems] == expected
+    for line in expected:
+        assert line.startswith("lab.yaml:"), "every message names file:line"
+
+
+def test_corpus_is_not_empty():
+    assert len(CASES) >= 20
