@@ -197,6 +197,79 @@ def validate(labs: Annotated[list[str], typer.Argument(help="Labs to check.",
 
 
 @app.command()
+def capture(lab: LabArg,
+            node: Annotated[str | None, typer.Argument(
+                help="Only this node (default: every node that captures).",
+                show_default=False)] = None,
+            output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the pcaps.",
+                                                 file_okay=False)] = Path("captures"),
+            merged: Annotated[bool, typer.Option("--merge", help="Also write one time-ordered "
+                                                 "pcap of every node's packets.")] = False,
+            instance: InstanceOpt = None) -> None:
+    """Copy the lab's packet captures to the host (they open in Wireshark)."""
+    from labctl import capture as capture_mod
+    from labctl import console
+    name = _lab_name(lab)
+    files = capture_mod.collect(_engine(), name, _instance(instance), node)
+    for path in capture_mod.write(files, output, name, merged):
+        console.out.print(str(path))
+
+
+@app.command()
+def trace(lab: Annotated[str | None, typer.Argument(
+              help="A running lab (or use --pcap).", show_default=False)] = None,
+          node: Annotated[str | None, typer.Argument(
+              help="The capturing node to read (default: the first).",
+              show_default=False)] = None,
+          pcap: Annotated[Path | None, typer.Option(
+              "--pcap", help="Read this pcap file instead of a running lab.", dir_okay=False,
+              exists=True)] = None,
+          port: Annotated[int | None, typer.Option(help="Only connections to this server port.")
+                          ] = None,
+          svg: Annotated[Path | None, typer.Option(help="Write the ladder diagram as SVG.",
+                                                   dir_okay=False)] = None,
+          html_out: Annotated[Path | None, typer.Option(
+              "--html", help="Write tables and ladders as an HTML page.", dir_okay=False)] = None,
+          full: Annotated[bool, typer.Option("--all", help="Layer tables for every packet, "
+                                             "not only handshake and teardown.")] = False,
+          json_out: JsonOpt = False,
+          instance: InstanceOpt = None) -> None:
+    """Show the handshakes and teardowns the lab captured, as the course draws them."""
+    from labctl import analysis, console, trace_view
+    from labctl import trace as trace_mod
+    if pcap is not None:
+        data, names, title = pcap.read_bytes(), trace_mod.Names({}), str(pcap)
+    elif lab is not None:
+        from labctl import capture as capture_mod
+        name = _lab_name(lab)
+        inst = _instance(instance)
+        engine = _engine()
+        files = capture_mod.collect(engine, name, inst, node)
+        data = files[0].data
+        names = trace_mod.Names({n.ip: n.node for n in engine.status(name, inst)})
+        title = f"{name}: packets captured on {files[0].node}"
+    else:
+        raise InvalidInput("name a running LAB, or give --pcap FILE")
+    try:
+        result = analysis.analyse(data)
+    except ValueError as exc:
+        raise InvalidInput(f"{title}: {exc}") from None
+    if port is not None:
+        result.conversations = result.find(server_port=port)
+        result.udp_flows = [f for f in result.udp_flows if port in (f.src[1], f.dst[1])]
+    if svg is not None:
+        if not result.conversations:
+            raise InvalidInput("no TCP conversation to draw")
+        svg.write_text(trace_mod.ladder_svg(result.conversations[0], names))
+    if html_out is not None:
+        html_out.write_text(trace_mod.html_page(result, names, title))
+    if json_out:
+        console.print_json(trace_mod.to_data(result, names))
+        return
+    trace_view.show(console.out, result, names, title, full)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of lab.yaml (for editor completion)."""
     from labctl import console, model

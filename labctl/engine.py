@@ -126,8 +126,12 @@ class Engine:
         filters = naming.label_filters(lab, instance)
         containers = self.runtime.containers(filters)
         if containers:
+            def remove(summary: dict) -> None:
+                capturing = naming.CAPTURE in (summary.get("Labels") or {})
+                running = summary.get("State") == "running"
+                self.runtime.remove_container(summary["Id"], graceful=capturing and running)
             with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
-                list(pool.map(self.runtime.remove_container, [c["Id"] for c in containers]))
+                list(pool.map(remove, containers))
         networks = self.runtime.networks(filters)
         for net in networks:
             self.runtime.remove_network(net["Id"])

@@ -60,7 +60,8 @@ def base_hash() -> str:
 
 def _node_files() -> list[tuple[str, Path]]:
     root = node_code_dir()
-    files = [(f"node/{p.relative_to(root)}", p) for p in sorted(root.rglob("*.py"))]
+    files = [(f"node/{p.relative_to(root)}", p) for p in sorted(root.rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts]
     return [("Dockerfile", images_dir() / "node" / "Dockerfile"), *files]
 
 

@@ -11,6 +11,7 @@ from labctl.errors import InvalidInput
 LAB = "labctl.lab"
 NODE = "labctl.node"
 INSTANCE = "labctl.instance"
+CAPTURE = "labctl.capture"  # path of the node's pcap, when it captures
 SERVICES = "labctl.services"  # "http/tcp/80,echo/tcp/50007": status works without the YAML
 IMAGE_LABELS = ("labctl.image.hash",)
 

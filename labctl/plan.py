@@ -15,12 +15,13 @@ from labctl import model, naming
 SERVICES_DIR = "/opt/labctl/services"
 CAPTURE_DIR = "/captures"
 
-# Every node: bind the course's privileged ports (80) as root, and raw
-# sockets for ping, nmap SYN scans and hping3.
-BASE_CAPABILITIES = ("NET_BIND_SERVICE", "NET_RAW")
-# tcpdump needs to switch to root explicitly (-Z root) and NET_ADMIN to turn
-# interface offloads off so captures show real checksums and segment sizes.
-CAPTURE_CAPABILITIES = ("NET_RAW", "NET_ADMIN", "SETUID", "SETGID")
+# Every node: bind the course's privileged ports (80) as root; raw sockets
+# for ping, tcpdump, nmap SYN scans and hping3; SETUID/SETGID so tcpdump can
+# stay root (-Z root) and services can run as another user.
+BASE_CAPABILITIES = ("NET_BIND_SERVICE", "NET_RAW", "SETUID", "SETGID")
+# Capturing nodes turn interface offloads off (ethtool), so captures show real
+# checksums and MSS-sized segments.
+CAPTURE_CAPABILITIES = ("NET_ADMIN",)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def plan_lab(lab: model.Lab, instance: str, subnet: str, default_image: str) -> 
     for name, node in lab.nodes.items():
         labels = {**naming.lab_labels(lab.name, instance), naming.NODE: name,
                   naming.SERVICES: services_label(node)}
+        if node.capture:
+            labels[naming.CAPTURE] = capture_file(name)
         nodes.append(NodePlan(
             name=name,
             container=naming.container_name(lab.name, instance, name),

@@ -41,6 +41,7 @@ class NodeInfo:
     ip: str
     mac: str
     services: str
+    capture: str = ""  # pcap path inside the node, if it captures
 
 
 def connect() -> DockerRuntime:
@@ -129,8 +130,18 @@ class DockerRuntime:
     def containers(self, filters: list[str], all_states: bool = True) -> list[dict]:
         return self.api.containers(all=all_states, filters={"label": filters})
 
-    def remove_container(self, ident: str) -> None:
-        """Immediate: SIGKILL and remove, no 10 s stop timeout."""
+    def stop_gracefully(self, ident: str, timeout: float = 2.0) -> None:
+        """SIGTERM: the agent stops tcpdump with SIGINT so the pcap ends cleanly."""
+        try:
+            self.api.kill(ident, signal="SIGTERM")
+            self.api.wait(ident, timeout=timeout)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass  # already gone, or slow: removal kills it anyway
+
+    def remove_container(self, ident: str, graceful: bool = False) -> None:
+        """Immediate: SIGKILL and remove, no 10 s stop timeout (graceful: SIGTERM first)."""
+        if graceful:
+            self.stop_gracefully(ident)
         try:
             self.api.remove_container(ident, force=True, v=True)
         except docker.errors.NotFound:
@@ -148,7 +159,8 @@ class DockerRuntime:
             lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
             node=labels.get(naming.NODE, "?"), container=summary["Names"][0].lstrip("/"),
             status=summary.get("State", "?"), ip=endpoint.get("IPAddress", ""),
-            mac=endpoint.get("MacAddress", ""), services=labels.get(naming.SERVICES, ""))
+            mac=endpoint.get("MacAddress", ""), services=labels.get(naming.SERVICES, ""),
+            capture=labels.get(naming.CAPTURE, ""))
 
     # -- inside containers -------------------------------------------------
     def exec_stream(self, ident: str, argv: list[str], user: str = "") -> tuple[str, Iterator]:

@@ -80,7 +80,9 @@ def disable_offload(interfaces):
 
 
 def start_capture(capture):
-    argv = ["tcpdump", "-i", capture["interface"], "-U", "-n", "-Z", "root",
+    # --immediate-mode: no kernel buffering, so a copy taken right after traffic has it all.
+    argv = ["/usr/bin/tcpdump", "-i", capture["interface"], "-U", "--immediate-mode", "-n",
+            "-Z", "root",
             "-s", str(capture["snaplen"]), "-c", str(capture["max_packets"]),
             "-w", capture["file"]]
     if capture.get("filter"):
@@ -91,7 +93,7 @@ def start_capture(capture):
     # tcpdump prints "listening on IFACE" once the socket is open: from then
     # on no packet is missed.
     for line in proc.stderr:
-        sys.stdout.write(f"tcpdump: {line}")
+        sys.stdout.write(line)
         if "listening on" in line:
             break
     else:
@@ -106,7 +108,7 @@ def start_capture(capture):
 
 def _forward(stream):
     for line in stream:
-        sys.stdout.write(f"tcpdump: {line}")
+        sys.stdout.write(line)
         sys.stdout.flush()
 
 
