@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from labctl.errors import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
@@ -267,6 +268,98 @@ def trace(lab: Annotated[str | None, typer.Argument(
         console.print_json(trace_mod.to_data(result, names))
         return
     trace_view.show(console.out, result, names, title, full)
+
+
+JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.",
+                                               dir_okay=False, show_default=False)]
+
+
+@app.command()
+def check(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False,
+          junit: JunitOpt = None) -> None:
+    """Run the lab's checks on the running lab; exit 1 if any fails."""
+    from labctl import console, loader, report_view, runner
+    model = loader.load(lab)
+    inst = _instance(instance)
+    results = runner.check_running(_engine(), model, inst)
+    if junit is not None:
+        from labctl import junit as junit_mod
+        junit_mod.write([runner.LabReport(model.name, inst, lab, checks=results)], junit)
+    if json_out:
+        console.print_json({"lab": model.name, "instance": inst, "checks": results,
+                            "passed": all(r.passed for r in results)})
+    else:
+        report_view.show_checks(console.out, results)
+    raise typer.Exit(EXIT_OK if all(r.passed for r in results) else EXIT_FAILED)
+
+
+@app.command()
+def test(lab: LabArg, instance: InstanceOpt = None,
+         keep: Annotated[bool, typer.Option("--keep", help="Leave the lab running after.")
+                         ] = False,
+         json_out: JsonOpt = False, junit: JunitOpt = None) -> None:
+    """Up, steps, checks, down: the whole lab as CI sees it."""
+    from labctl import console, loader, report_view, runner
+    path = loader.resolve(lab)
+    with console.progress(f"Testing {path.parent.name}") as report:
+        result = runner.test_lab(_engine(report), path, _instance(instance), keep, report)
+    _report(console, report_view, [result], json_out, junit)
+    if result.error is None and not json_out:
+        report_view.show_steps(console.out, result.steps)
+        report_view.show_checks(console.out, result.checks)
+    elif result.error is not None and not json_out:
+        console.err.print(f"labctl: error: {result.error}", markup=False)
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+
+
+@app.command()
+def verify(paths: Annotated[list[Path] | None, typer.Argument(
+               help="Labs (directories or lab.yaml files), or directories of labs. "
+                    "Default: every lab under ./labs.", show_default=False)] = None,
+           workers: Annotated[int, typer.Option(help="Labs tested at once.")] = 2,
+           json_out: JsonOpt = False, junit: JunitOpt = None) -> None:
+    """Test every lab (up, steps, checks, down); exit 1 if any lab fails."""
+    from labctl import console, loader, report_view, runner
+    labs = _lab_paths(paths or [Path("labs")])
+    for path in labs:
+        loader.load(path)  # every lab valid before anything starts
+    prefix = f"verify{os.getpid()}"
+    engine = _engine()
+    try:
+        with console.progress(f"Verifying {len(labs)} labs") as report:
+            engine.progress = report
+            reports = runner.verify(engine, labs, prefix, workers, report)
+    except KeyboardInterrupt:
+        for index in range(len(labs)):
+            engine.down(None, f"{prefix}-{index}")
+        raise
+    _report(console, report_view, reports, json_out, junit)
+    if not json_out:
+        report_view.show_summary(console.out, reports)
+    raise typer.Exit(EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED)
+
+
+def _lab_paths(paths: list[Path]) -> list[Path]:
+    from labctl import loader
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file() or (path / loader.LAB_FILE).is_file():
+            found.append(loader.resolve(path))
+        elif path.is_dir():
+            found += sorted(path.glob(f"*/{loader.LAB_FILE}"))
+        else:
+            found.append(loader.resolve(str(path)))
+    if not found:
+        raise InvalidInput(f"no labs found in {', '.join(map(str, paths))}")
+    return found
+
+
+def _report(console, report_view, reports, json_out: bool, junit: Path | None) -> None:
+    if junit is not None:
+        from labctl import junit as junit_mod
+        junit_mod.write(reports, junit)
+    if json_out:
+        console.print_json({"passed": all(r.passed for r in reports), "labs": reports})
 
 
 @app.command()

@@ -52,7 +52,7 @@ class Engine:
             plan = self._create_network(lab, instance, image)
             self._start_nodes(plan)
         except BaseException:
-            with _shielded():
+            with shielded():
                 self.progress("rolling back")
                 self.down(lab.name, instance)
             raise
@@ -78,7 +78,7 @@ class Engine:
             plan = plan_lab(lab, instance, str(subnet), image)
             try:
                 # Shielded: an interrupt mid-request could leave a network we never saw.
-                with _shielded():
+                with shielded():
                     self.runtime.create_network(plan)
             except docker.errors.APIError as exc:
                 # Another `up` may have taken this subnet since we looked: try the next.
@@ -101,7 +101,7 @@ class Engine:
         except BaseException:
             cancel.set()
             # Removing the containers ends the readiness streams the workers block on.
-            with _shielded():
+            with shielded():
                 self._remove(plan.lab, plan.instance)
                 pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -157,7 +157,7 @@ class Engine:
 
 
 @contextlib.contextmanager
-def _shielded() -> Iterator[None]:
+def shielded() -> Iterator[None]:
     """Hold off SIGINT/SIGTERM while cleaning up, so a second Ctrl-C cannot leak."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -199,7 +199,22 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
     for i, step in enumerate(lab.steps):
         if step.on not in lab.nodes:
             add(("steps", i, "on"), _unknown_node(step.on, lab))
+    capturing = [name for name, node in lab.nodes.items() if node.capture]
+    for i, check in enumerate(lab.checks):
+        spec = check.spec
+        for field in NODE_FIELDS:
+            value = getattr(spec, field, None)
+            if value is not None and value not in lab.nodes:
+                key = "from" if field == "from_" else field
+                add(("checks", i, check.kind, key), _unknown_node(value, lab))
+        if check.kind in model.WIRE_KINDS and not capturing:
+            add(("checks", i, check.kind),
+                f"{check.kind} is read from captured packets, but no node captures: add "
+                f"`capture: {{}}` to {spec.server} or {spec.client}")
     return sorted(problems, key=lambda p: p.line)
+
+
+NODE_FIELDS = ("node", "on", "from_", "to", "client", "server")
 
 
 def _unknown_node(name: str, lab: model.Lab) -> str:

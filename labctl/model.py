@@ -118,11 +118,163 @@ class Node(Strict):
 
 
 class Step(Strict):
-    """A command run on a node, in order, after the lab is up."""
+    """A command run on a node (with sh -c), in order, after the lab is up."""
 
     on: NodeName
-    run: str = Field(min_length=1)
+    run: str = Field(min_length=1, max_length=4000)
+    background: bool = Field(False, description="Start it and go on (a server, a slow client).")
+    wait: float = Field(0, ge=0, le=120, description="Seconds to wait after the step.")
+    timeout: float = Field(30, gt=0, le=600, description="Seconds before the step is killed.")
     exit_code: int | None = Field(0, description="Expected exit code; null accepts any.")
+    stdout_contains: str | None = None
+
+
+class ListeningCheck(Strict):
+    """A port is (or is not) listening on a node, read with ss inside it."""
+
+    node: NodeName
+    port: Port
+    proto: Proto = "tcp"
+    address: str = Field("0.0.0.0", description="Local address; 0.0.0.0 = all IPv4.")
+    listening: bool = True
+
+
+class ProcessCheck(Strict):
+    node: NodeName
+    name: str = Field(min_length=1, description="Process name or a word of its command line.")
+    running: bool = True
+
+
+class ReachableCheck(Strict):
+    """A TCP connection (or a UDP datagram's lack of ICMP refusal) from one node to another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: NodeName = Field(alias="from")
+    to: NodeName
+    port: Port
+    reachable: bool = True
+
+
+class WireCheck(Strict):
+    """A check read from captured packets: client -> server:port."""
+
+    client: NodeName
+    server: NodeName
+    port: Port
+
+
+class HandshakeCheck(WireCheck):
+    """SYN, SYN/ACK, ACK seen on the wire (ack = peer seq + 1)."""
+
+
+class NoHandshakeCheck(WireCheck):
+    """UDP datagrams client -> server:port seen, and no TCP handshake at all."""
+
+
+class TeardownCheck(WireCheck):
+    kind: Literal["fin", "rst"] = "fin"
+
+
+class MssCheck(WireCheck):
+    mss: int = Field(ge=1, le=65535, description="MSS option expected in the client's SYN.")
+
+
+class RetransmissionsCheck(WireCheck):
+    at_least: int = Field(1, ge=0)
+
+
+class HttpCheck(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: NodeName = Field(alias="from")
+    url: str = Field(pattern=r"^https?://")
+    status: int = Field(200, ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description="Headers the response must carry.")
+    request_headers: dict[str, str] = Field(default_factory=lambda: {"Accept-Encoding": "gzip"})
+    body_contains: str | None = None
+
+
+class EchoCheck(Strict):
+    """Send a message to a TCP echo server; the same bytes must come back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: NodeName = Field(alias="from")
+    to: NodeName
+    port: Port = 50007
+    message: str = "Hello, world"
+
+
+class UdpDeliveredCheck(Strict):
+    """Send a datagram; the receiver's log must show it (`Received: ...`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: NodeName = Field(alias="from")
+    to: NodeName
+    port: Port = 50000
+    message: str = "Hello World"
+
+
+class CommandCheck(Strict):
+    on: NodeName
+    run: str = Field(min_length=1)
+    exit_code: int | None = 0
+    stdout_contains: str | None = None
+    stdout_matches: str | None = Field(None, description="A regular expression.")
+
+
+class SocketsCheck(Strict):
+    """Count sockets in a TCP state (ss), e.g. SYN-RECV at least 10."""
+
+    node: NodeName
+    state: Literal["LISTEN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
+                   "TIME-WAIT", "CLOSE-WAIT", "LAST-ACK", "CLOSING"]
+    port: Port | None = Field(None, description="Local or remote port to count.")
+    at_least: int | None = Field(None, ge=0)
+    at_most: int | None = Field(None, ge=0)
+
+
+CHECK_KINDS = {
+    "listening": ListeningCheck, "process": ProcessCheck, "reachable": ReachableCheck,
+    "handshake": HandshakeCheck, "no_handshake": NoHandshakeCheck, "teardown": TeardownCheck,
+    "mss": MssCheck, "retransmissions": RetransmissionsCheck, "http": HttpCheck,
+    "echo": EchoCheck, "udp_delivered": UdpDeliveredCheck, "command": CommandCheck,
+    "sockets": SocketsCheck,
+}
+WIRE_KINDS = ("handshake", "no_handshake", "teardown", "mss", "retransmissions")
+
+
+class Check(Strict):
+    """Exactly one check kind, e.g. `- listening: {node: server, port: 80}`."""
+
+    name: str | None = Field(None, description="A title for reports (default: generated).")
+    listening: ListeningCheck | None = None
+    process: ProcessCheck | None = None
+    reachable: ReachableCheck | None = None
+    handshake: HandshakeCheck | None = None
+    no_handshake: NoHandshakeCheck | None = None
+    teardown: TeardownCheck | None = None
+    mss: MssCheck | None = None
+    retransmissions: RetransmissionsCheck | None = None
+    http: HttpCheck | None = None
+    echo: EchoCheck | None = None
+    udp_delivered: UdpDeliveredCheck | None = None
+    command: CommandCheck | None = None
+    sockets: SocketsCheck | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Check:
+        kinds = [k for k in CHECK_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a check is exactly one of: " + ", ".join(CHECK_KINDS))
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Strict:
+        return getattr(self, self.kind)
 
 
 class Lab(Strict):
@@ -130,3 +282,4 @@ class Lab(Strict):
     description: str = ""
     nodes: dict[NodeName, Node] = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)

@@ -176,6 +176,11 @@ class DockerRuntime:
         out, err = self.api.exec_start(exec_id, demux=True)
         return self.exec_exit_code(exec_id), out or b"", err or b""
 
+    def start_background(self, ident: str, argv: list[str]) -> None:
+        """Start a command in the node and return at once (a lab step in the background)."""
+        exec_id = self.api.exec_create(ident, argv, stdout=False, stderr=False)["Id"]
+        self.api.exec_start(exec_id, detach=True)
+
     def exec_socket(self, ident: str, argv: list[str], tty: bool):
         exec_id = self.api.exec_create(ident, argv, stdin=True, tty=tty, stdout=True,
                                        stderr=True)["Id"]

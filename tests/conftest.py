@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The invalid-lab corpus is read by tests/unit/test_invalid_corpus.py, not collected as labs.
+collect_ignore_glob = ["cases/*"]
 TEST_INSTANCE_PREFIX = "t"
 _counter = itertools.count()
 
