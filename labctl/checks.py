@@ -58,6 +58,11 @@ class LabState:
     def ip(self, node: str) -> str:
         return self.nodes[node].ip
 
+    def ips(self, node: str) -> list[str]:
+        """Every address of a node, primary first (a router has one per network)."""
+        info = self.nodes[node]
+        return [info.ip] + [ip for ip in info.addresses.values() if ip != info.ip]
+
     def run(self, node: str, command: str) -> tuple[int, str, str]:
         code, out, err = self.runtime.run(
             self.nodes[node].container,
@@ -89,13 +94,14 @@ class LabState:
             self.captures.append((info.node, result))
 
     def conversations(self, client: str, server: str, port: int) -> list[Conversation]:
-        found: list[Conversation] = []
-        for _, result in sorted(self.captures):
-            found = result.find(server_port=port, client_ip=self.ip(client),
-                                server_ip=self.ip(server))
-            if found:
-                break
-        return found
+        for _, result in sorted(self.captures, key=lambda c: c[0]):
+            for client_ip in self.ips(client):
+                for server_ip in self.ips(server):
+                    found = result.find(server_port=port, client_ip=client_ip,
+                                        server_ip=server_ip)
+                    if found:
+                        return found
+        return []
 
 
 SS_ALL = "ss -Htan"
@@ -369,9 +375,9 @@ def check_handshake(state: LabState, s: model.HandshakeCheck) -> None:
 
 
 def check_no_handshake(state: LabState, s: model.NoHandshakeCheck) -> None:
-    client, server = state.ip(s.client), state.ip(s.server)
+    clients, servers = set(state.ips(s.client)), set(state.ips(s.server))
     datagrams = sum(len(f.datagrams) for _, result in state.captures for f in result.udp_flows
-                    if f.src[0] == client and f.dst == (server, s.port))
+                    if f.src[0] in clients and f.dst[0] in servers and f.dst[1] == s.port)
     tcp = state.conversations(s.client, s.server, s.port)
     if tcp:
         raise Failed(f"TCP segments {s.client} → {s.server}:{s.port} were seen; UDP needs no "

@@ -7,6 +7,7 @@ YAML, and anything an interrupted `up` created can be found and removed.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from labctl.runtime import DockerRuntime, NodeInfo
 
 if TYPE_CHECKING:  # the model (pydantic) is only needed to bring a lab up
     from labctl import model
-    from labctl.plan import LabPlan, NodePlan
+    from labctl.plan import LabPlan, NetworkPlan, NodePlan
 
 Progress = Callable[[str], None]
 SUBNET_ATTEMPTS = 8
@@ -49,7 +50,7 @@ class Engine:
             self.down(lab.name, instance)
         image = self._image_for(lab)
         try:
-            plan = self._create_network(lab, instance, image)
+            plan = self._create_networks(lab, instance, image)
             self._start_nodes(plan)
         except BaseException:
             with shielded():
@@ -70,25 +71,51 @@ class Engine:
             return images.ensure_images(self.runtime.api, self.progress)
         return images.NODE_IMAGE
 
-    def _create_network(self, lab: model.Lab, instance: str, image: str) -> LabPlan:
-        from labctl.plan import plan_lab
+    def _create_networks(self, lab: model.Lab, instance: str, image: str) -> LabPlan:
+        """One internal bridge per lab network, on a subnet no other network holds."""
+        from labctl.plan import network_plan, plan_lab, routed_networks
+        routed = routed_networks(lab)
         used = self.runtime.used_subnets()
-        key = f"{lab.name}/{instance}"
-        for attempt, subnet in enumerate(subnets.candidates(key, used)):
-            plan = plan_lab(lab, instance, str(subnet), image)
+        fixed = {name: net.subnet for name, net in lab.networks.items() if net.subnet}
+        for name, subnet in fixed.items():  # all checked before anything is created
+            for held, holder in used.items():
+                if ipaddress.IPv4Network(subnet).overlaps(held):
+                    raise InvalidInput(f"{lab.name}: network '{name}' wants {subnet}, which "
+                                       f"overlaps {held} held by Docker network '{holder}'")
+        chosen: dict[str, str] = {}
+        for name in lab.networks:
+            if name in fixed:
+                self._create_one(network_plan(lab.name, instance, name, fixed[name],
+                                              name in routed))
+                chosen[name] = fixed[name]
+            else:
+                chosen[name] = self._create_pooled(lab.name, instance, name, used,
+                                                   name in routed)
+            used[ipaddress.IPv4Network(chosen[name])] = name
+            self.progress(f"network {name} {chosen[name]}")
+        return plan_lab(lab, instance, chosen, image)
+
+    def _create_pooled(self, lab: str, instance: str, name: str, used: dict, routed: bool
+                       ) -> str:
+        from labctl.plan import network_plan
+        for attempt, subnet in enumerate(subnets.candidates(f"{lab}/{instance}/{name}",
+                                                            list(used))):
+            net = network_plan(lab, instance, name, str(subnet), routed)
             try:
-                # Shielded: an interrupt mid-request could leave a network we never saw.
-                with shielded():
-                    self.runtime.create_network(plan)
+                self._create_one(net)
             except docker.errors.APIError as exc:
                 # Another `up` may have taken this subnet since we looked: try the next.
                 if "overlap" in str(exc).lower() and attempt < SUBNET_ATTEMPTS:
                     continue
-                raise RuntimeFailure(f"cannot create network {plan.network}: "
+                raise RuntimeFailure(f"cannot create network {net.docker_name}: "
                                      f"{exc.explanation or exc}") from None
-            self.progress(f"network {plan.network} {plan.subnet}")
-            return plan
+            return str(subnet)
         raise RuntimeFailure("no free subnet found")  # pragma: no cover
+
+    def _create_one(self, net: NetworkPlan) -> None:
+        # Shielded: an interrupt mid-request could leave a network we never saw.
+        with shielded():
+            self.runtime.create_network(net)
 
     def _start_nodes(self, plan: LabPlan) -> None:
         cancel = threading.Event()
@@ -110,7 +137,7 @@ class Engine:
     def _start_node(self, plan: LabPlan, node: NodePlan, cancel: threading.Event) -> None:
         if cancel.is_set():
             return
-        ident = self.runtime.create_node(plan, node)
+        ident = self.runtime.create_node(node)
         if cancel.is_set():
             return
         self.runtime.start(ident)

@@ -9,6 +9,7 @@ located as `file:line: path.to.key: message`.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -93,6 +94,9 @@ def _structure_problems(exc: ValidationError, doc: Document) -> list[Problem]:
             loc = loc[: loc.index("[key]")]
             message = (f"invalid name {loc[-1]!r}: use lowercase letters, digits and '-', "
                        "starting with a letter")
+        elif kind == "extra_forbidden" and loc[-1] in model.FORBIDDEN_NODE_KEYS \
+                and len(loc) == 3 and loc[0] == "nodes":
+            message = f"not allowed: {model.FORBIDDEN_NODE_KEYS[loc[-1]]}"
         elif kind == "extra_forbidden":
             message = "unknown key" + _did_you_mean(str(loc[-1]), loc[:-1], doc)
         elif kind == "missing":
@@ -188,6 +192,7 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
     def add(loc: tuple, message: str) -> None:
         problems.append(Problem(doc.file, doc.line_of(loc), dotted(loc), message))
 
+    _network_problems(lab, add)
     for name, node in lab.nodes.items():
         seen: dict[tuple[str, int], int] = {}
         for i, service in enumerate(node.services):
@@ -215,6 +220,57 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
 
 
 NODE_FIELDS = ("node", "on", "from_", "to", "client", "server")
+
+
+def _network_problems(lab: model.Lab, add) -> None:
+    nets = list(lab.networks)
+    subnets = {}
+    for name, net in lab.networks.items():
+        if net.subnet:
+            for other, other_subnet in subnets.items():
+                if ipaddress.IPv4Network(net.subnet).overlaps(other_subnet):
+                    add(("networks", name, "subnet"), f"{net.subnet} overlaps network "
+                        f"'{other}' ({other_subnet})")
+            subnets[name] = ipaddress.IPv4Network(net.subnet)
+    for name, node in lab.nodes.items():
+        where = ("nodes", name)
+        for i, net in enumerate(node.networks or []):
+            if net not in lab.networks:
+                add((*where, "networks", i), _unknown(net, nets, "network"))
+        if node.networks is not None and len(set(node.networks)) != len(node.networks):
+            add((*where, "networks"), "a network is listed twice")
+        for key in node.sysctls:
+            if key not in model.ALLOWED_SYSCTLS:
+                hint = difflib.get_close_matches(key, model.ALLOWED_SYSCTLS, n=1)
+                add((*where, "sysctls", key), f"sysctl '{key}' is not allowed" + (
+                    f" (did you mean '{hint[0]}'?)" if hint else
+                    "; only namespaced net.* sysctls from labctl's list are (see `labctl schema`)"))
+        for net in node.links:
+            if net not in node.network_names:
+                add((*where, "links", net), f"{name} is not on network '{net}' "
+                    f"(its networks: {', '.join(node.network_names)})")
+        if node.masquerade is not None and node.masquerade not in node.network_names:
+            add((*where, "masquerade"), f"{name} is not on network '{node.masquerade}'")
+        for i, route in enumerate(node.routes):
+            if route.to not in lab.networks:
+                add((*where, "routes", i, "to"), _unknown(route.to, nets, "network"))
+            if route.via not in lab.nodes:
+                add((*where, "routes", i, "via"), _unknown_node(route.via, lab))
+                continue
+            via = lab.nodes[route.via]
+            if not set(via.network_names) & set(node.network_names):
+                add((*where, "routes", i, "via"), f"{route.via} shares no network with {name}")
+            elif route.to in lab.networks and route.to not in via.network_names:
+                add((*where, "routes", i, "via"), f"{route.via} is not on network '{route.to}'")
+    for net in nets:
+        if not any(net in n.network_names for n in lab.nodes.values()):
+            add(("networks", net), f"no node joins network '{net}'")
+
+
+def _unknown(name: str, known: list[str], what: str) -> str:
+    hint = difflib.get_close_matches(name, known, n=1)
+    return f"no {what} named '{name}' " + (f"(did you mean '{hint[0]}'?)" if hint
+                                          else f"({what}s: {', '.join(known)})")
 
 
 def _unknown_node(name: str, lab: model.Lab) -> str:

@@ -7,9 +7,17 @@ validator.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$"
 NodeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -22,6 +30,32 @@ ALLOWED_CAPABILITIES = ("NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SETUID", "S
 Capability = Literal[ALLOWED_CAPABILITIES]  # type: ignore[valid-type]
 
 
+# Namespaced net.* sysctls a lab may set per node (set by Docker at creation).
+ALLOWED_SYSCTLS = (
+    "net.ipv4.ip_forward", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_synack_retries", "net.ipv4.tcp_syn_retries", "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack", "net.ipv4.tcp_window_scaling",
+    "net.ipv4.tcp_ecn", "net.ipv4.tcp_retries2", "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_abort_on_overflow", "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.icmp_echo_ignore_all", "net.core.somaxconn",
+)
+DEFAULT_NETWORK = "lan"
+# Keys other tools accept that would open a lab onto its host.
+FORBIDDEN_NODE_KEYS = {
+    "privileged": "labs never run privileged containers",
+    "volumes": "labs cannot mount host paths",
+    "mounts": "labs cannot mount host paths",
+    "binds": "labs cannot mount host paths",
+    "devices": "labs cannot use host devices",
+    "network_mode": "nodes always live on the lab's own networks",
+    "pid": "nodes cannot share the host's process namespace",
+    "ipc": "nodes cannot share the host's IPC namespace",
+    "cap_drop": "every capability is already dropped; use cap_add for the few a node needs",
+    "security_opt": "security options are fixed by labctl",
+}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
@@ -31,12 +65,16 @@ class HttpService(Strict):
 
     port: Port = 80
     gzip: bool = True
+    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+                             description="Run as this user (default root).")
 
 
 class EchoService(Strict):
     """The seeds' TCP echo server; serves many clients at once."""
 
     port: Port = 50007
+    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
 
 
 class UdpService(Strict):
@@ -44,6 +82,7 @@ class UdpService(Strict):
 
     port: Port = 50000
     echo: bool = False
+    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class Service(Strict):
@@ -105,6 +144,42 @@ class Resources(Strict):
     cpus: float = Field(1.0, gt=0, le=2.0)
 
 
+class Network(Strict):
+    """A lab network: an internal Docker bridge; no way out of the lab."""
+
+    subnet: str | None = Field(None, description="IPv4 CIDR; default: one from labctl's pool.")
+
+    @field_validator("subnet")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            net = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"invalid IPv4 subnet {value!r}: {exc}") from None
+        if not 16 <= net.prefixlen <= 29:
+            raise ValueError(f"subnet {value} must be between /16 and /29")
+        return str(net)
+
+
+class Link(Strict):
+    """The node's interface on one network: MTU and impairments."""
+
+    mtu: int | None = Field(None, ge=576, le=9000, description="e.g. 1492 for PPPoE")
+    loss_percent: float = Field(0, ge=0, le=100, description="Packets dropped at random.")
+    delay_ms: int = Field(0, ge=0, le=10_000, description="Needs netem in the host kernel.")
+    jitter_ms: int = Field(0, ge=0, le=10_000)
+    rate_kbit: int | None = Field(None, ge=8, le=10_000_000)
+
+
+class Route(Strict):
+    """Reach another lab network through a node on both networks (a router)."""
+
+    to: NodeName = Field(description="The network to reach.")
+    via: NodeName = Field(description="The node that forwards.")
+
+
 class Node(Strict):
     image: str | None = Field(
         None, description="Image to run; default: labctl's node image (`labctl images build`)."
@@ -115,6 +190,19 @@ class Node(Strict):
         default_factory=list, description="Extra Linux capabilities, from a short allowlist."
     )
     resources: Resources = Field(default_factory=Resources)
+    networks: list[NodeName] | None = Field(
+        None, description=f"Lab networks the node joins (default: {DEFAULT_NETWORK!r}).")
+    sysctls: dict[str, int | str] = Field(default_factory=dict,
+                                          description="Namespaced net.* sysctls (allowlist).")
+    links: dict[NodeName, Link] = Field(default_factory=dict,
+                                        description="Per network: MTU, loss, delay, rate.")
+    routes: list[Route] = Field(default_factory=list)
+    masquerade: NodeName | None = Field(
+        None, description="NAT: rewrite traffic leaving on this network to this node's address.")
+
+    @property
+    def network_names(self) -> list[str]:
+        return list(self.networks) if self.networks else [DEFAULT_NETWORK]
 
 
 class Step(Strict):
@@ -201,6 +289,8 @@ class EchoCheck(Strict):
     from_: NodeName = Field(alias="from")
     to: NodeName
     port: Port = 50007
+    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
     message: str = "Hello, world"
 
 
@@ -280,6 +370,9 @@ class Check(Strict):
 class Lab(Strict):
     name: NodeName
     description: str = ""
+    networks: dict[NodeName, Network] = Field(
+        default_factory=lambda: {DEFAULT_NETWORK: Network()},
+        description=f"Default: one network named {DEFAULT_NETWORK!r} holding every node.")
     nodes: dict[NodeName, Node] = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)

@@ -11,6 +11,8 @@ from labctl.errors import InvalidInput
 LAB = "labctl.lab"
 NODE = "labctl.node"
 INSTANCE = "labctl.instance"
+NETWORK = "labctl.network"  # on networks: the name the lab gives it
+NETWORKS = "labctl.networks"  # on containers: the node's lab networks, primary first
 CAPTURE = "labctl.capture"  # path of the node's pcap, when it captures
 SERVICES = "labctl.services"  # "http/tcp/80,echo/tcp/50007": status works without the YAML
 IMAGE_LABELS = ("labctl.image.hash",)
@@ -38,8 +40,8 @@ def check_instance(name: str) -> str:
     return name
 
 
-def network_name(lab: str, instance: str) -> str:
-    return f"labctl.{instance}.{lab}"
+def network_name(lab: str, instance: str, network: str) -> str:
+    return f"labctl.{instance}.{lab}.{network}"
 
 
 def container_name(lab: str, instance: str, node: str) -> str:

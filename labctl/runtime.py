@@ -12,7 +12,7 @@ import io
 import ipaddress
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import docker
@@ -24,7 +24,7 @@ from labctl.errors import EngineUnavailable, NodeFailed, RuntimeFailure
 from labctl.node_protocol import FAILED, READY
 
 if TYPE_CHECKING:
-    from labctl.plan import LabPlan, NodePlan
+    from labctl.plan import NetworkPlan, NodePlan
 
 READY_TIMEOUT = 30.0
 
@@ -42,6 +42,8 @@ class NodeInfo:
     mac: str
     services: str
     capture: str = ""  # pcap path inside the node, if it captures
+    addresses: dict[str, str] = field(default_factory=dict)  # lab network -> IP
+    macs: dict[str, str] = field(default_factory=dict)  # lab network -> MAC
 
 
 def connect() -> DockerRuntime:
@@ -60,25 +62,30 @@ class DockerRuntime:
         self.api = api
 
     # -- networks ---------------------------------------------------------
-    def used_subnets(self) -> list[ipaddress.IPv4Network]:
-        used = []
+    def used_subnets(self) -> dict[ipaddress.IPv4Network, str]:
+        """Every IPv4 subnet Docker networks hold, with the network's name."""
+        used = {}
         for net in self.api.networks():
             for cfg in (net.get("IPAM") or {}).get("Config") or []:
                 try:
-                    used.append(ipaddress.IPv4Network(cfg.get("Subnet", ""), strict=False))
+                    used[ipaddress.IPv4Network(cfg.get("Subnet", ""), strict=False)] = net["Name"]
                 except ValueError:
                     continue  # IPv6 or empty
         return used
 
-    def create_network(self, plan: LabPlan) -> str:
-        """Create the lab's bridge; internal, so the lab has no way out."""
+    def create_network(self, net: NetworkPlan) -> str:
+        """Create a lab bridge; internal, so the lab has no way out."""
         ipam = docker.types.IPAMConfig(pool_configs=[
-            docker.types.IPAMPool(subnet=plan.subnet, gateway=plan.gateway)])
-        net = self.api.create_network(
-            plan.network, driver="bridge", internal=True, ipam=ipam, labels=plan.labels,
-            check_duplicate=True,
-            options={"com.docker.network.bridge.enable_icc": "true"})
-        return net["Id"]
+            docker.types.IPAMPool(subnet=net.subnet, gateway=net.gateway)])
+        # No host address on the bridge: nodes cannot reach the host, and a routed
+        # bridge (not internal) has no gateway to leave by.
+        created = self.api.create_network(
+            net.docker_name, driver="bridge", internal=not net.routed, ipam=ipam,
+            labels=net.labels, check_duplicate=True,
+            options={"com.docker.network.bridge.enable_icc": "true",
+                     "com.docker.network.bridge.inhibit_ipv4": "true",
+                     "com.docker.network.bridge.enable_ip_masquerade": "false"})
+        return created["Id"]
 
     def networks(self, filters: list[str]) -> list[dict]:
         return self.api.networks(filters={"label": filters})
@@ -88,9 +95,11 @@ class DockerRuntime:
             self.api.remove_network(ident)
 
     # -- containers -------------------------------------------------------
-    def create_node(self, plan: LabPlan, node: NodePlan) -> str:
+    def create_node(self, node: NodePlan) -> str:
+        first, *others = node.endpoints
         host_config = self.api.create_host_config(
-            network_mode=plan.network,
+            network_mode=first.docker_name,
+            sysctls=node.sysctls,
             cap_drop=["ALL"],
             cap_add=list(node.capabilities),
             security_opt=["no-new-privileges"],
@@ -102,12 +111,16 @@ class DockerRuntime:
             log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         )
         networking = self.api.create_networking_config({
-            plan.network: self.api.create_endpoint_config(aliases=[node.name],
-                                                          ipv4_address=node.ip)})
+            first.docker_name: self.api.create_endpoint_config(aliases=[node.name],
+                                                               ipv4_address=first.ip)})
         created = self.api.create_container(
             node.image, name=node.container, hostname=node.name, labels=node.labels,
             environment={"LABCTL_SPEC": node.spec_json}, host_config=host_config,
             networking_config=networking, detach=True, stdin_open=False, tty=False)
+        for endpoint in others:  # eth1, eth2, ... in the order the lab lists networks
+            self.api.connect_container_to_network(created["Id"], endpoint.docker_name,
+                                                  ipv4_address=endpoint.ip,
+                                                  aliases=[node.name])
         return created["Id"]
 
     def start(self, ident: str) -> None:
@@ -154,13 +167,22 @@ class DockerRuntime:
     def node_info(self, summary: dict) -> NodeInfo:
         labels = summary.get("Labels") or {}
         nets = (summary.get("NetworkSettings") or {}).get("Networks") or {}
-        endpoint = next(iter(nets.values()), {}) if nets else {}
+        lab, instance = labels.get(naming.LAB, "?"), labels.get(naming.INSTANCE, "?")
+        addresses = {}
+        for logical in filter(None, labels.get(naming.NETWORKS, "").split(",")):
+            endpoint = nets.get(naming.network_name(lab, instance, logical)) or {}
+            addresses[logical] = (endpoint.get("IPAddress", ""), endpoint.get("MacAddress", ""))
+        primary = next(iter(addresses.values()), None)
+        if primary is None:  # no network label: whatever Docker lists first
+            endpoint = next(iter(nets.values()), {}) if nets else {}
+            primary = (endpoint.get("IPAddress", ""), endpoint.get("MacAddress", ""))
         return NodeInfo(
-            lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
+            lab=lab, instance=instance,
             node=labels.get(naming.NODE, "?"), container=summary["Names"][0].lstrip("/"),
-            status=summary.get("State", "?"), ip=endpoint.get("IPAddress", ""),
-            mac=endpoint.get("MacAddress", ""), services=labels.get(naming.SERVICES, ""),
-            capture=labels.get(naming.CAPTURE, ""))
+            status=summary.get("State", "?"), ip=primary[0], mac=primary[1],
+            services=labels.get(naming.SERVICES, ""), capture=labels.get(naming.CAPTURE, ""),
+            addresses={k: v[0] for k, v in addresses.items()},
+            macs={k: v[1] for k, v in addresses.items()})
 
     # -- inside containers -------------------------------------------------
     def exec_stream(self, ident: str, argv: list[str], user: str = "") -> tuple[str, Iterator]:

@@ -11,6 +11,7 @@ tcpdump with SIGINT so the pcap ends cleanly.
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -69,6 +70,69 @@ def listening_ports(proto):
     return ports
 
 
+def interface_of(ip):
+    """The interface that holds an address (eth0, eth1... follow the lab's networks)."""
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields[3].split("/")[0] == ip:
+            return fields[1]
+    fail(f"no interface holds {ip}")
+    return None
+
+
+def sh(argv, what):
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"{what}: {' '.join(argv)}: {result.stderr.strip()}")
+
+
+def apply_links(links):
+    for link in links:
+        iface = interface_of(link["ip"])
+        if link.get("mtu"):
+            sh(["ip", "link", "set", "dev", iface, "mtu", str(link["mtu"])], "MTU")
+            say(f"{iface}: mtu {link['mtu']}")
+        if link.get("loss_percent"):
+            # Dropped on arrival, after tcpdump saw the packet: the capture on this
+            # node shows the lost segment and then its retransmission.
+            p = f"{link['loss_percent'] / 100:.6f}"
+            sh(["iptables", "-A", "INPUT", "-i", iface, "-m", "statistic", "--mode", "random",
+                "--probability", p, "-j", "DROP"], "loss")
+            say(f"{iface}: {link['loss_percent']}% of arriving packets dropped")
+        if link.get("delay_ms") or link.get("jitter_ms"):
+            argv = ["tc", "qdisc", "add", "dev", iface, "root", "netem", "delay",
+                    f"{link.get('delay_ms', 0)}ms"]
+            if link.get("jitter_ms"):
+                argv.append(f"{link['jitter_ms']}ms")
+            if link.get("rate_kbit"):
+                argv += ["rate", f"{link['rate_kbit']}kbit"]
+            result = subprocess.run(argv, capture_output=True, text=True)
+            if result.returncode != 0:
+                fail(f"delay needs the netem queue in the host kernel (sch_netem), which this "
+                     f"host lacks: {result.stderr.strip()}; loss_percent and rate_kbit work "
+                     "without it")
+            say(f"{iface}: delay {link.get('delay_ms', 0)}ms")
+        elif link.get("rate_kbit"):
+            rate = link["rate_kbit"]
+            sh(["tc", "qdisc", "add", "dev", iface, "root", "tbf", "rate", f"{rate}kbit",
+                "burst", "32kbit", "latency", "400ms"], "rate")
+            say(f"{iface}: rate {rate}kbit")
+
+
+def apply_routes(routes):
+    for route in routes:
+        sh(["ip", "route", "add", route["subnet"], "via", route["via"]], "route")
+        say(f"route to {route['to_network']} {route['subnet']} via {route['via']}")
+
+
+def apply_masquerade(masquerade):
+    iface = interface_of(masquerade["ip"])
+    sh(["iptables", "-t", "nat", "-A", "POSTROUTING", "-o", iface, "-j", "MASQUERADE"], "NAT")
+    say(f"NAT: traffic leaving {iface} takes the address {masquerade['ip']}")
+
+
 def disable_offload(interfaces):
     # Offloads make captures show "bad checksum" and segments larger than the MSS.
     for iface in interfaces:
@@ -114,7 +178,14 @@ def _forward(stream):
 
 def start_services(services):
     for service in services:
-        proc = subprocess.Popen(service["argv"], stdin=subprocess.DEVNULL)
+        as_user = {}
+        if service.get("user"):
+            try:
+                entry = pwd.getpwnam(service["user"])
+            except KeyError:
+                fail(f"{service['name']}: no user '{service['user']}' in the node image")
+            as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        proc = subprocess.Popen(service["argv"], stdin=subprocess.DEVNULL, **as_user)
         children[proc.pid] = (service["name"], proc)
 
 
@@ -153,6 +224,14 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     spec = json.loads(os.environ.get("LABCTL_SPEC", "{}"))
+    if spec.get("hosts"):
+        with open("/etc/hosts", "a") as hosts:
+            for name, ip in spec["hosts"].items():
+                hosts.write(f"{ip}\t{name}\n")
+    apply_links(spec.get("links", []))
+    apply_routes(spec.get("routes", []))
+    if spec.get("masquerade"):
+        apply_masquerade(spec["masquerade"])
     if spec.get("disable_offload"):
         disable_offload(spec["disable_offload"])
     if spec.get("capture"):

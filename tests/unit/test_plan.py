@@ -16,18 +16,18 @@ nodes:
 
 
 def plan():
-    return plan_lab(loader.parse(LAB, "f"), "alice", "10.9.8.0/24", "img:1")
+    return plan_lab(loader.parse(LAB, "f"), "alice", {"lan": "10.9.8.0/24"}, "img:1")
 
 
 def test_addresses_follow_declaration_order():
     p = plan()
-    assert p.gateway == "10.9.8.1"
+    assert p.networks[0].gateway == "10.9.8.1"
     assert [(n.name, n.ip) for n in p.nodes] == [("server", "10.9.8.2"), ("client", "10.9.8.3")]
 
 
 def test_names_and_labels_derive_from_lab_and_instance():
     p = plan()
-    assert p.network == "labctl.alice.demo"
+    assert p.networks[0].docker_name == "labctl.alice.demo.lan"
     server = p.nodes[0]
     assert server.container == "labctl.alice.demo.server"
     assert server.labels[naming.LAB] == "demo"
@@ -42,8 +42,8 @@ def test_least_privilege_capabilities():
     base = ("NET_BIND_SERVICE", "NET_RAW", "SETGID", "SETUID")
     assert server.capabilities == ("NET_ADMIN", *base)
     assert client.capabilities == ("NET_ADMIN", *base)
-    assert plan_lab(loader.parse("name: x\nnodes:\n  a: {}\n", "f"), "i", "10.0.0.0/24",
-                    "img").nodes[0].capabilities == base
+    assert plan_lab(loader.parse("name: x\nnodes:\n  a: {}\n", "f"), "i",
+                    {"lan": "10.0.0.0/24"}, "img").nodes[0].capabilities == base
 
 
 def test_limits_and_service_commands():
