@@ -93,8 +93,11 @@ class LabState:
         with self._lock:
             self.captures.append((info.node, result))
 
-    def conversations(self, client: str, server: str, port: int) -> list[Conversation]:
-        for _, result in sorted(self.captures, key=lambda c: c[0]):
+    def conversations(self, client: str, server: str, port: int, seen_on: str | None = None
+                      ) -> list[Conversation]:
+        for node, result in sorted(self.captures, key=lambda c: c[0]):
+            if seen_on is not None and node != seen_on:
+                continue
             for client_ip in self.ips(client):
                 for server_ip in self.ips(server):
                     found = result.find(server_port=port, client_ip=client_ip,
@@ -128,7 +131,10 @@ def title(check: model.Check) -> str:
         case "mss":
             return f"MSS {s.mss} in {s.client}'s SYN to {s.server}:{s.port}"
         case "retransmissions":
-            return f"at least {s.at_least} retransmissions {s.client} → {s.server}:{s.port}"
+            return (f"{_range(s.at_least, s.at_most)} retransmissions "
+                    f"{s.client} → {s.server}:{s.port}")
+        case "datagrams":
+            return f"{_range(s.at_least, s.at_most)} UDP datagrams {s.client} → {s.server}:{s.port}"
         case "http":
             return f"HTTP GET {s.url} from {s.from_} → {s.status}"
         case "echo":
@@ -336,7 +342,7 @@ def check_udp_delivered(state: LabState, s: model.UdpDeliveredCheck) -> None:
 # -- packet checks (read from captures) ---------------------------------------------
 
 def _conversations_or_explain(state: LabState, s: model.WireCheck) -> list[Conversation]:
-    found = state.conversations(s.client, s.server, s.port)
+    found = state.conversations(s.client, s.server, s.port, s.seen_on)
     if found:
         return found
     raise Failed(f"no SYN from {s.client} to {s.server}:{s.port} in the capture — did the "
@@ -410,10 +416,28 @@ def check_mss(state: LabState, s: model.MssCheck) -> None:
 def check_retransmissions(state: LabState, s: model.RetransmissionsCheck) -> None:
     convs = _conversations_or_explain(state, s)
     total = sum(c.retransmissions for c in convs)
-    if total >= s.at_least:
+    if total >= s.at_least and (s.at_most is None or total <= s.at_most):
         return
-    raise Failed(f"{total} retransmissions seen {s.client} → {s.server}:{s.port}",
-                 expected=f"at least {s.at_least}", seen=str(total))
+    raise Failed(f"{total} retransmissions seen {s.client} → {s.server}:{s.port}"
+                 + (" — is the link lossy? TCP only retransmits what was lost" if not total
+                    else ""), expected=_range(s.at_least, s.at_most), seen=str(total))
+
+
+def check_datagrams(state: LabState, s: model.DatagramsCheck) -> None:
+    clients, servers = set(state.ips(s.client)), set(state.ips(s.server))
+    total = sum(len(f.datagrams) for node, result in state.captures
+                if s.seen_on is None or node == s.seen_on for f in result.udp_flows
+                if f.src[0] in clients and f.dst[0] in servers and f.dst[1] == s.port)
+    if total >= s.at_least and (s.at_most is None or total <= s.at_most):
+        return
+    raise Failed(f"{total} UDP datagrams {s.client} → {s.server}:{s.port} on the wire",
+                 expected=_range(s.at_least, s.at_most), seen=str(total))
+
+
+def _range(low: int, high: int | None) -> str:
+    if high is None:
+        return f"at least {low}"
+    return f"exactly {low}" if low == high else f"between {low} and {high}"
 
 
 def _flags(conv: Conversation) -> str:
@@ -431,6 +455,7 @@ CHECKERS: dict[str, Callable] = {
     "listening": check_listening, "process": check_process, "reachable": check_reachable,
     "handshake": check_handshake, "no_handshake": check_no_handshake,
     "teardown": check_teardown, "mss": check_mss, "retransmissions": check_retransmissions,
+    "datagrams": check_datagrams,
     "http": check_http, "echo": check_echo, "udp_delivered": check_udp_delivered,
     "command": check_command, "sockets": check_sockets,
 }

@@ -219,7 +219,7 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
     return sorted(problems, key=lambda p: p.line)
 
 
-NODE_FIELDS = ("node", "on", "from_", "to", "client", "server")
+NODE_FIELDS = ("node", "on", "from_", "to", "client", "server", "seen_on")
 
 
 def _network_problems(lab: model.Lab, add) -> None:

@@ -75,6 +75,8 @@ class EchoService(Strict):
     port: Port = 50007
     user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
+    close_delay: float = Field(0, ge=0, le=300, description="Seconds the server waits "
+                               "after the client's FIN before it closes (CLOSE-WAIT).")
 
 
 class UdpService(Strict):
@@ -249,6 +251,8 @@ class WireCheck(Strict):
     client: NodeName
     server: NodeName
     port: Port
+    seen_on: NodeName | None = Field(None, description="Read this node's capture "
+                                     "(default: the first capture that has the traffic).")
 
 
 class HandshakeCheck(WireCheck):
@@ -269,6 +273,14 @@ class MssCheck(WireCheck):
 
 class RetransmissionsCheck(WireCheck):
     at_least: int = Field(1, ge=0)
+    at_most: int | None = Field(None, ge=0)
+
+
+class DatagramsCheck(WireCheck):
+    """Count UDP datagrams client -> server:port on the wire."""
+
+    at_least: int = Field(1, ge=0)
+    at_most: int | None = Field(None, ge=0)
 
 
 class HttpCheck(Strict):
@@ -291,6 +303,8 @@ class EchoCheck(Strict):
     port: Port = 50007
     user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
+    close_delay: float = Field(0, ge=0, le=300, description="Seconds the server waits "
+                               "after the client's FIN before it closes (CLOSE-WAIT).")
     message: str = "Hello, world"
 
 
@@ -326,11 +340,12 @@ class SocketsCheck(Strict):
 CHECK_KINDS = {
     "listening": ListeningCheck, "process": ProcessCheck, "reachable": ReachableCheck,
     "handshake": HandshakeCheck, "no_handshake": NoHandshakeCheck, "teardown": TeardownCheck,
-    "mss": MssCheck, "retransmissions": RetransmissionsCheck, "http": HttpCheck,
+    "mss": MssCheck, "retransmissions": RetransmissionsCheck, "datagrams": DatagramsCheck,
+    "http": HttpCheck,
     "echo": EchoCheck, "udp_delivered": UdpDeliveredCheck, "command": CommandCheck,
     "sockets": SocketsCheck,
 }
-WIRE_KINDS = ("handshake", "no_handshake", "teardown", "mss", "retransmissions")
+WIRE_KINDS = ("handshake", "no_handshake", "teardown", "mss", "retransmissions", "datagrams")
 
 
 class Check(Strict):
@@ -345,6 +360,7 @@ class Check(Strict):
     teardown: TeardownCheck | None = None
     mss: MssCheck | None = None
     retransmissions: RetransmissionsCheck | None = None
+    datagrams: DatagramsCheck | None = None
     http: HttpCheck | None = None
     echo: EchoCheck | None = None
     udp_delivered: UdpDeliveredCheck | None = None

@@ -90,6 +90,8 @@ def service_argv(service: model.Service) -> list[str]:
         argv.append("--echo")
     if isinstance(cfg, model.EchoService) and cfg.backlog != 16:
         argv += ["--backlog", str(cfg.backlog)]
+    if isinstance(cfg, model.EchoService) and cfg.close_delay:
+        argv += ["--close-delay", str(cfg.close_delay)]
     return argv
 
 
