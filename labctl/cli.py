@@ -363,6 +363,30 @@ def _report(console, report_view, reports, json_out: bool, junit: Path | None) -
 
 
 @app.command()
+def new(name: Annotated[str, typer.Argument(help="Name of the new lab.", show_default=False)],
+        source: Annotated[str | None, typer.Option("--from", help="Copy this lab instead of "
+                                                    "the commented template.")] = None,
+        directory: Annotated[Path, typer.Option("--dir", help="Where labs live.",
+                                                file_okay=False)] = Path("labs")) -> None:
+    """Create labs/NAME with a lab.yaml that explains each key, a student sheet and notes."""
+    from labctl import console, scaffold
+    target = scaffold.new_lab(name, directory, source)
+    console.out.print(f"created {target}/ (lab.yaml, README.md, INSTRUCTOR.md)\n"
+                      f"next: edit {target}/lab.yaml, then `labctl validate {target}` and "
+                      f"`labctl test {target}`")
+
+
+@app.command()
+def gc(all_instances: Annotated[bool, typer.Option(
+        "--all-instances", help="Every user's labs, not only yours.")] = False,
+       instance: InstanceOpt = None) -> None:
+    """Remove labctl's stopped containers and empty networks (found by labels only)."""
+    from labctl import console
+    containers, networks = _engine().gc(None if all_instances else _instance(instance))
+    console.err.print(f"removed {containers} stopped containers, {networks} unused networks")
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of lab.yaml (for editor completion)."""
     from labctl import console, model

@@ -164,6 +164,18 @@ class Engine:
             self.runtime.remove_network(net["Id"])
         return len(containers), len(networks)
 
+    def gc(self, instance: str | None) -> tuple[int, int]:
+        """What a crash left: our containers that are not running, our empty networks."""
+        filters = naming.label_filters(None, instance)
+        dead = [c for c in self.runtime.containers(filters) if c.get("State") != "running"]
+        for container in dead:
+            self.runtime.remove_container(container["Id"])
+        empty = [n for n in self.runtime.networks(filters)
+                 if not self.runtime.api.inspect_network(n["Id"]).get("Containers")]
+        for net in empty:
+            self.runtime.remove_network(net["Id"])
+        return len(dead), len(empty)
+
     def status(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
         infos = [self.runtime.node_info(c)
                  for c in self.runtime.containers(naming.label_filters(lab, instance))]
