@@ -67,20 +67,34 @@ def _engine(progress=None):
 def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> None:
     """Start a lab; return when every service listens."""
     from labctl import console, loader
+    from labctl.engine import shielded
     model = loader.load(lab)
     inst = _instance(instance)
     with console.progress(f"Bringing up {model.name}") as report:
-        nodes = _engine(report).up(model, inst)
+        engine = _engine(report)
+        was_running = bool(engine.status(model.name, inst))
+        try:
+            nodes = engine.up(model, inst)
+            _show_up(console, model.name, inst, nodes, json_out, bool(instance))
+        except KeyboardInterrupt:
+            # Interrupted at any moment, even after the nodes were ready: leave nothing.
+            if not was_running:
+                with shielded():
+                    engine.down(model.name, inst)
+            raise
+
+
+def _show_up(console, lab: str, inst: str, nodes, json_out: bool, explicit: bool) -> None:
     if json_out:
-        console.print_json({"lab": model.name, "instance": inst, "nodes": nodes})
+        console.print_json({"lab": lab, "instance": inst, "nodes": nodes})
         return
     rows = [[n.node, n.ip, n.mac, console.services_text(n.services)] for n in nodes]
-    console.out.print(console.table(f"{model.name} is up (instance {inst})",
+    console.out.print(console.table(f"{lab} is up (instance {inst})",
                                     ["Node", "IP", "MAC", "Services"], rows))
     first = next((n.node for n in nodes if not n.services), nodes[0].node)
-    suffix = f" -i {inst}" if instance else ""
-    console.out.print(f"Open a shell:  labctl shell {model.name} {first}{suffix}\n"
-                      f"Tear it down:  labctl down {model.name}{suffix}")
+    suffix = f" -i {inst}" if explicit else ""
+    console.out.print(f"Open a shell:  labctl shell {lab} {first}{suffix}\n"
+                      f"Tear it down:  labctl down {lab}{suffix}")
 
 
 @app.command()

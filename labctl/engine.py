@@ -52,12 +52,12 @@ class Engine:
         try:
             plan = self._create_networks(lab, instance, image)
             self._start_nodes(plan)
+            return self.status(lab.name, instance)
         except BaseException:
             with shielded():
                 self.progress("rolling back")
                 self.down(lab.name, instance)
             raise
-        return self.status(lab.name, instance)
 
     def _image_for(self, lab: model.Lab) -> str:
         custom = {n.image for n in lab.nodes.values() if n.image}

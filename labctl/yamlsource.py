@@ -84,6 +84,11 @@ def _yaml_reason(exc: yaml.MarkedYAMLError) -> str:
     reason = exc.problem or exc.context or "invalid YAML"
     if "\\t" in reason or "tab" in reason:
         return f"{reason} (YAML forbids tabs for indentation: use spaces)"
+    if "another document" in reason:
+        return "a lab file holds one YAML document: remove the '---' and what follows"
+    if exc.context and exc.context_mark and exc.problem_mark \
+            and exc.context_mark.line != exc.problem_mark.line:
+        return f"{reason} ({exc.context} started on line {exc.context_mark.line + 1})"
     return reason
 
 

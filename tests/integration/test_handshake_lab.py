@@ -78,7 +78,12 @@ def test_least_privilege_is_applied(api, handshake):
         assert "no-new-privileges" in host["SecurityOpt"]
         assert host["Memory"] > 0 and host["PidsLimit"] > 0 and host["NanoCpus"] > 0
         assert host["NetworkMode"].startswith("labctl.")
+        assert host["PidMode"] in ("", "private") and host["IpcMode"] in ("", "private")
+        assert host["UsernsMode"] == "" and not host["Devices"]
         assert not host["Binds"]
+        assert api.inspect_container(info.container)["Mounts"] == []
+        sysctls = host["Sysctls"] or {}
+        assert sysctls.get("net.ipv4.ip_unprivileged_port_start") == "1024"
 
 
 def test_lab_network_is_internal_and_labelled(api, handshake, instance):
