@@ -10,9 +10,10 @@ whole `labctl check` command; takes the lab down at the end.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import time
+
+from stats import summary as line
 
 from labctl import loader
 from labctl.checks import LabState, run_checks
@@ -22,11 +23,6 @@ from labctl.runtime import connect
 from labctl.steps import run_steps
 
 INSTANCE = "bench-checks"
-
-
-def line(name: str, samples: list[float]) -> str:
-    return (f"{name:<34} median {statistics.median(samples):6.3f} s   min {min(samples):6.3f} s"
-            f"   max {max(samples):6.3f} s   (n={len(samples)})")
 
 
 def main() -> None:

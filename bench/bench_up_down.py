@@ -9,10 +9,11 @@ instance and prints median, min and max for each command.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import time
+
+from stats import summary
 
 INSTANCE = "bench"
 
@@ -24,11 +25,6 @@ def labctl(*args: str) -> float:
     if result.returncode != 0:
         sys.exit(f"labctl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return elapsed
-
-
-def summary(name: str, samples: list[float]) -> str:
-    return (f"{name:<28} median {statistics.median(samples):6.3f} s   "
-            f"min {min(samples):6.3f} s   max {max(samples):6.3f} s   (n={len(samples)})")
 
 
 def main() -> None:

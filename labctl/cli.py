@@ -72,16 +72,15 @@ def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> 
     inst = _instance(instance)
     with console.progress(f"Bringing up {model.name}") as report:
         engine = _engine(report)
-        was_running = bool(engine.status(model.name, inst))
-        try:
-            nodes = engine.up(model, inst)
-            _show_up(console, model.name, inst, nodes, json_out, bool(instance))
-        except KeyboardInterrupt:
-            # Interrupted at any moment, even after the nodes were ready: leave nothing.
-            if not was_running:
-                with shielded():
-                    engine.down(model.name, inst)
-            raise
+        nodes = engine.up(model, inst)  # rolls back by itself if interrupted
+    try:
+        _show_up(console, model.name, inst, nodes, json_out, bool(instance))
+    except KeyboardInterrupt:
+        # Interrupted even after the nodes were ready: leave nothing this `up` made.
+        if nodes.created:
+            with shielded():
+                engine.down(model.name, inst)
+        raise
 
 
 def _show_up(console, lab: str, inst: str, nodes, json_out: bool, explicit: bool) -> None:

@@ -28,6 +28,14 @@ Progress = Callable[[str], None]
 SUBNET_ATTEMPTS = 8
 
 
+class UpResult(list):
+    """The lab's nodes, and whether this `up` created them (or found them running)."""
+
+    def __init__(self, nodes: list[NodeInfo], created: bool):
+        super().__init__(nodes)
+        self.created = created
+
+
 def _quiet(_: str) -> None:
     pass
 
@@ -38,13 +46,13 @@ class Engine:
         self.progress = progress
 
     # -- up ---------------------------------------------------------------
-    def up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
+    def up(self, lab: model.Lab, instance: str) -> UpResult:
         """Start the lab and return once every service listens; idempotent."""
         running = self.status(lab.name, instance)
         if running and len(running) == len(lab.nodes) and all(
                 n.status == "running" for n in running):
             self.progress(f"{lab.name} ({instance}) is already up")
-            return running
+            return UpResult(running, created=False)
         if running or self.runtime.networks(naming.label_filters(lab.name, instance)):
             self.progress("removing leftovers of an earlier, unfinished run")
             self.down(lab.name, instance)
@@ -52,7 +60,7 @@ class Engine:
         try:
             plan = self._create_networks(lab, instance, image)
             self._start_nodes(plan)
-            return self.status(lab.name, instance)
+            return UpResult(self.status(lab.name, instance), created=True)
         except BaseException:
             with shielded():
                 self.progress("rolling back")
@@ -141,7 +149,8 @@ class Engine:
         if cancel.is_set():
             return
         self.runtime.start(ident)
-        self.runtime.wait_ready(ident, node.name)
+        if node.agent:  # a custom image has no agent to report readiness: running is all
+            self.runtime.wait_ready(ident, node.name)
         self.progress(f"{node.name} ready")
 
     # -- down and status ---------------------------------------------------

@@ -194,6 +194,11 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
 
     _network_problems(lab, add)
     for name, node in lab.nodes.items():
+        if node.image is not None:
+            for key in AGENT_KEYS:
+                if getattr(node, key):
+                    add(("nodes", name, key), f"{key} needs labctl's node image (its agent "
+                        f"sets them up); drop `image: {node.image}` or this key")
         seen: dict[tuple[str, int], int] = {}
         for i, service in enumerate(node.services):
             key = (service.proto, service.port)
@@ -219,6 +224,7 @@ def _meaning_problems(lab: model.Lab, doc: Document) -> list[Problem]:
     return sorted(problems, key=lambda p: p.line)
 
 
+AGENT_KEYS = ("services", "capture", "links", "routes", "masquerade")
 NODE_FIELDS = ("node", "on", "from_", "to", "client", "server", "seen_on")
 
 

@@ -59,6 +59,7 @@ class NodePlan:
     sysctls: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     spec: dict = field(default_factory=dict)
+    agent: bool = True  # labctl's image: its agent sets the node up and reports readiness
 
     @property
     def ip(self) -> str:
@@ -163,6 +164,7 @@ def plan_lab(lab: model.Lab, instance: str, subnets: dict[str, str], default_ima
             sysctls={**DEFAULT_SYSCTLS, **{k: str(v) for k, v in node.sysctls.items()}},
             labels=labels,
             spec=node_spec(name, node, lab, addresses, {n.name: n.subnet for n in networks}),
+            agent=node.image is None,
         ))
     return LabPlan(lab=lab.name, instance=instance, networks=tuple(networks),
                    nodes=tuple(nodes))

@@ -26,9 +26,6 @@ from labctl.node_protocol import FAILED, READY
 if TYPE_CHECKING:
     from labctl.plan import NetworkPlan, NodePlan
 
-READY_TIMEOUT = 30.0
-
-
 @dataclass(frozen=True)
 class NodeInfo:
     """What Docker reports about a running node (from labels and inspect)."""

@@ -57,16 +57,14 @@ def test_invalid_lab_exits_2_with_location_and_creates_nothing(api, instance, tm
 
 
 def test_failing_service_rolls_back(api, node_image, instance, tmp_path):
-    # Two services on one port cannot both listen; the second one's bind fails.
+    # nobody may not bind port 80 (privileged): the service dies, up fails and rolls back.
     (tmp_path / "lab.yaml").write_text(
-        "name: clash\nnodes:\n  server:\n    services:\n      - http: {port: 7000}\n"
-        "      - udp: {port: 7000}\n  client: {}\n")
-    (tmp_path / "lab.yaml").write_text(
-        "name: clash\nnodes:\n  server:\n    image: labctl/node:latest\n"
-        "    services:\n      - http: {port: 7000}\n  client: {}\n")
-    ok = run_labctl("up", str(tmp_path), "-i", instance)
-    assert ok.returncode == 0
-    run_labctl("down", "clash", "-i", instance)
+        "name: clash\nnodes:\n  server:\n    services:\n"
+        "      - http: {port: 80, user: nobody}\n  client: {}\n")
+    result = run_labctl("up", str(tmp_path), "-i", instance)
+    assert result.returncode == 3
+    assert "node 'server' failed to start: http exited with code 1" in result.stderr
+    assert "PermissionError" in result.stderr
     assert labelled(api, instance) == ([], [])
 
 
@@ -93,3 +91,17 @@ def test_validate_needs_no_docker(tmp_path):
     env = {"DOCKER_HOST": "unix:///nonexistent.sock"}
     result = run_labctl("validate", "handshake-lab", env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_node_from_a_custom_image_counts_as_ready_when_running(api, node_image, instance,
+                                                                 tmp_path):
+    # Any local image works as a node; with no labctl agent inside, running is ready.
+    api.tag(node_image, "labctl-test/custom", "v1")
+    try:
+        (tmp_path / "lab.yaml").write_text(
+            "name: custom-lab\nnodes:\n  plain:\n    image: labctl-test/custom:v1\n")
+        up = run_labctl("up", str(tmp_path), "-i", instance, timeout=60)
+        assert up.returncode == 0, up.stderr
+        assert run_labctl("down", "custom-lab", "-i", instance).returncode == 0
+    finally:
+        api.remove_image("labctl-test/custom:v1")
