@@ -70,16 +70,17 @@ def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> 
     from labctl.engine import shielded
     model = loader.load(lab)
     inst = _instance(instance)
-    with console.progress(f"Bringing up {model.name}") as report:
-        engine = _engine(report)
-        nodes = engine.up(model, inst)  # rolls back by itself if interrupted
+    engine = _engine()
     try:
+        with console.progress(f"Bringing up {model.name}") as report:
+            engine.progress = report
+            nodes = engine.up(model, inst)  # rolls back by itself if interrupted inside
         _show_up(console, model.name, inst, nodes, json_out, bool(instance))
     except KeyboardInterrupt:
         # Interrupted even after the nodes were ready: leave nothing this `up` made.
-        if nodes.created:
-            with shielded():
-                engine.down(model.name, inst)
+        with shielded():
+            for created_lab, created_instance in engine.created:
+                engine.down(created_lab, created_instance)
         raise
 
 
@@ -469,6 +470,9 @@ def main() -> None:
         if os.environ.get("LABCTL_DEBUG"):
             raise
         code = _unexpected(exc)
+    # The work is done (or undone): a signal now must not turn the outcome into a kill.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

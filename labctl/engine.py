@@ -28,14 +28,6 @@ Progress = Callable[[str], None]
 SUBNET_ATTEMPTS = 8
 
 
-class UpResult(list):
-    """The lab's nodes, and whether this `up` created them (or found them running)."""
-
-    def __init__(self, nodes: list[NodeInfo], created: bool):
-        super().__init__(nodes)
-        self.created = created
-
-
 def _quiet(_: str) -> None:
     pass
 
@@ -44,15 +36,18 @@ class Engine:
     def __init__(self, runtime: DockerRuntime, progress: Progress = _quiet):
         self.runtime = runtime
         self.progress = progress
+        # (lab, instance) brought up by this engine, recorded before `up` returns, so a
+        # caller interrupted after that can still remove exactly what it made.
+        self.created: list[tuple[str, str]] = []
 
     # -- up ---------------------------------------------------------------
-    def up(self, lab: model.Lab, instance: str) -> UpResult:
+    def up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
         """Start the lab and return once every service listens; idempotent."""
         running = self.status(lab.name, instance)
         if running and len(running) == len(lab.nodes) and all(
                 n.status == "running" for n in running):
             self.progress(f"{lab.name} ({instance}) is already up")
-            return UpResult(running, created=False)
+            return running
         if running or self.runtime.networks(naming.label_filters(lab.name, instance)):
             self.progress("removing leftovers of an earlier, unfinished run")
             self.down(lab.name, instance)
@@ -60,7 +55,8 @@ class Engine:
         try:
             plan = self._create_networks(lab, instance, image)
             self._start_nodes(plan)
-            return UpResult(self.status(lab.name, instance), created=True)
+            self.created.append((lab.name, instance))
+            return self.status(lab.name, instance)
         except BaseException:
             with shielded():
                 self.progress("rolling back")
