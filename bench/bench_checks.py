@@ -39,7 +39,7 @@ def main() -> None:
         inproc, whole = [], []
         for _ in range(args.runs):
             start = time.perf_counter()
-            results = run_checks(LabState(engine.runtime, lab, nodes), lab.checks)
+            results = run_checks(LabState(engine.runtime, nodes), lab.checks)
             inproc.append(time.perf_counter() - start)
             assert all(r.passed for r in results), [r.title for r in results if not r.passed]
         for _ in range(args.runs):

@@ -46,9 +46,8 @@ class Failed(Exception):
 class LabState:
     """What the checks read from a running lab; each piece fetched once."""
 
-    def __init__(self, runtime: DockerRuntime, lab: model.Lab, nodes: dict[str, NodeInfo]):
+    def __init__(self, runtime: DockerRuntime, nodes: dict[str, NodeInfo]):
         self.runtime = runtime
-        self.lab = lab
         self.nodes = nodes
         self.hosts = {name: hosts.host(runtime, info.container, name)
                       for name, info in nodes.items()}

@@ -79,10 +79,6 @@ def _label_of(api: docker.APIClient, ref: str) -> str | None:
         return None
 
 
-def node_image_current(api: docker.APIClient) -> bool:
-    return _label_of(api, NODE_IMAGE) == node_hash()
-
-
 def ensure_images(api: docker.APIClient, progress: Progress = _quiet, method: str = "auto",
                   force: bool = False) -> str:
     """Build whatever is missing or stale; return the node image reference."""

@@ -79,7 +79,7 @@ class LabFile(pytest.File):
             from labctl.checks import LabState, run_checks
 
             self.check_results = run_checks(
-                LabState(self.engine.runtime, self.lab, self.nodes), self.lab.checks)
+                LabState(self.engine.runtime, self.nodes), self.lab.checks)
         return self.check_results
 
 

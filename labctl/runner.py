@@ -56,7 +56,7 @@ def running_nodes(engine: Engine, lab: model.Lab, instance: str) -> dict:
 
 
 def check_running(engine: Engine, lab: model.Lab, instance: str) -> list[CheckResult]:
-    state = LabState(engine.runtime, lab, running_nodes(engine, lab, instance))
+    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
     return run_checks(state, lab.checks)
 
 
@@ -80,7 +80,7 @@ def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
         nodes = running_nodes(engine, lab, instance)
         report.steps = run_steps(engine.runtime, lab.steps, nodes)
         phase_done("steps")
-        report.checks = run_checks(LabState(engine.runtime, lab, nodes), lab.checks)
+        report.checks = run_checks(LabState(engine.runtime, nodes), lab.checks)
         phase_done("checks")
         tests_dir = lab_path.parent / "tests" if lab_path.is_file() else lab_path / "tests"
         if list(tests_dir.glob("test_*.py")):

@@ -21,7 +21,7 @@ def state_after_steps(engine, lab_up, instance, name):
     nodes = running_nodes(engine, lab, instance)
     steps = run_steps(engine.runtime, lab.steps, nodes)
     assert all(s.passed for s in steps), steps
-    return lab, LabState(engine.runtime, lab, nodes)
+    return lab, LabState(engine.runtime, nodes)
 
 
 def test_handshake_lab_checks_pass_with_one_exec_for_the_server_listings(
@@ -45,7 +45,7 @@ def test_catalogue_labs_pass(engine, lab_up, instance, lab_name):
 def test_packet_checks_fail_when_no_traffic_happened(engine, lab_up, instance):
     lab = loader.load("udp-lab", ROOT)
     lab_up(lab)  # no steps: the client never sent anything
-    state = LabState(engine.runtime, lab, running_nodes(engine, lab, instance))
+    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
     results = {r.kind: r for r in run_checks(state, lab.checks)}
     assert not results["no_handshake"].passed
     assert "no UDP datagram from client to server:50000" in results["no_handshake"].message
@@ -59,7 +59,7 @@ def test_checks_explain_a_wrong_port(engine, lab_up, instance, tmp_path):
                                                 "{node: server, port: 8080, proto: tcp}"))
     lab = loader.load(tmp_path)
     lab_up(lab)
-    state = LabState(engine.runtime, lab, running_nodes(engine, lab, instance))
+    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
     failed = [r for r in run_checks(state, lab.checks) if not r.passed]
     assert [r.kind for r in failed] == ["listening", "handshake", "teardown", "mss"]
     listening = failed[0]
