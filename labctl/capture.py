@@ -15,6 +15,7 @@ import dpkt
 
 from labctl.engine import Engine
 from labctl.errors import InvalidInput, NotRunning
+from labctl.runtime import NodeInfo
 
 
 @dataclass(frozen=True)
@@ -24,21 +25,25 @@ class CapturedFile:
 
 
 def collect(engine: Engine, lab: str, instance: str, node: str | None = None
-            ) -> list[CapturedFile]:
+            ) -> tuple[list[CapturedFile], list[NodeInfo]]:
+    """The pcaps of the lab's capturing nodes, and the nodes (one listing for both)."""
     nodes = engine.status(lab, instance)
     if not nodes:
         raise NotRunning(f"{lab} is not running (instance '{instance}')")
     capturing = [n for n in nodes if n.capture and n.status == "running"]
     if node is not None:
-        engine.find_node(lab, instance, node)  # a clear error for an unknown node
+        if node not in {n.node for n in nodes}:
+            raise InvalidInput(f"{lab} has no node '{node}' (nodes: "
+                               f"{', '.join(n.node for n in nodes)})")
         capturing = [n for n in capturing if n.node == node]
         if not capturing:
             raise InvalidInput(f"node '{node}' of {lab} captures nothing: add "
                                f"`capture: {{}}` to it in the lab file")
     if not capturing:
         raise InvalidInput(f"no node of {lab} captures packets: add `capture: {{}}` to a node")
-    return [CapturedFile(n.node, engine.runtime.read_file(n.container, n.capture))
-            for n in capturing]
+    files = [CapturedFile(n.node, engine.runtime.read_file(n.container, n.capture))
+             for n in capturing]
+    return files, nodes
 
 
 def merge(files: list[CapturedFile]) -> bytes:

@@ -225,7 +225,7 @@ def capture(lab: LabArg,
     from labctl import capture as capture_mod
     from labctl import console
     name = _lab_name(lab)
-    files = capture_mod.collect(_engine(), name, _instance(instance), node)
+    files, _ = capture_mod.collect(_engine(), name, _instance(instance), node)
     for path in capture_mod.write(files, output, name, merged):
         console.out.print(str(path))
 
@@ -258,10 +258,9 @@ def trace(lab: Annotated[str | None, typer.Argument(
         from labctl import capture as capture_mod
         name = _lab_name(lab)
         inst = _instance(instance)
-        engine = _engine()
-        files = capture_mod.collect(engine, name, inst, node)
+        files, nodes = capture_mod.collect(_engine(), name, inst, node)
         data = files[0].data
-        names = trace_mod.Names({n.ip: n.node for n in engine.status(name, inst)})
+        names = trace_mod.Names({n.ip: n.node for n in nodes})
         title = f"{name}: packets captured on {files[0].node}"
     else:
         raise InvalidInput("name a running LAB, or give --pcap FILE")

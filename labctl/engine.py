@@ -66,11 +66,9 @@ class Engine:
     def _image_for(self, lab: model.Lab) -> str:
         custom = {n.image for n in lab.nodes.values() if n.image}
         for ref in custom:
-            try:
-                self.runtime.api.inspect_image(ref)
-            except docker.errors.ImageNotFound:
+            if not self.runtime.has_image(ref):
                 raise InvalidInput(f"image '{ref}' is not on this host (no registry to pull "
-                                   "from): build it first") from None
+                                   "from): build it first")
         if any(not n.image for n in lab.nodes.values()):
             return images.ensure_images(self.runtime.api, self.progress)
         return images.NODE_IMAGE
@@ -176,7 +174,7 @@ class Engine:
         for container in dead:
             self.runtime.remove_container(container["Id"])
         empty = [n for n in self.runtime.networks(filters)
-                 if not self.runtime.api.inspect_network(n["Id"]).get("Containers")]
+                 if not self.runtime.network_in_use(n["Id"])]
         for net in empty:
             self.runtime.remove_network(net["Id"])
         return len(dead), len(empty)

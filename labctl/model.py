@@ -8,7 +8,7 @@ validator.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -87,9 +87,32 @@ class UdpService(Strict):
     user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
-class Service(Strict):
+class OneOf(Strict):
+    """A mapping holding exactly one of KINDS, e.g. `- http: {port: 80}`."""
+
+    KINDS: ClassVar[tuple[str, ...]] = ()
+    WHAT: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OneOf:
+        if sum(getattr(self, k) is not None for k in self.KINDS) != 1:
+            raise ValueError(f"a {self.WHAT} is exactly one of: " + ", ".join(self.KINDS))
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Strict:
+        return getattr(self, self.kind)
+
+
+class Service(OneOf):
     """Exactly one of `http`, `echo` or `udp`, e.g. `- http: {port: 80}`."""
 
+    KINDS: ClassVar[tuple[str, ...]] = ("http", "echo", "udp")
+    WHAT: ClassVar[str] = "service"
     http: HttpService | None = None
     echo: EchoService | None = None
     udp: UdpService | None = None
@@ -104,24 +127,9 @@ class Service(Strict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Service:
-        kinds = [k for k in ("http", "echo", "udp") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("a service is exactly one of: http, echo, udp")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ("http", "echo", "udp") if getattr(self, k) is not None)
-
-    @property
-    def config(self) -> HttpService | EchoService | UdpService:
-        return getattr(self, self.kind)
-
     @property
     def port(self) -> int:
-        return self.config.port
+        return self.spec.port
 
     @property
     def proto(self) -> str:
@@ -348,9 +356,11 @@ CHECK_KINDS = {
 WIRE_KINDS = ("handshake", "no_handshake", "teardown", "mss", "retransmissions", "datagrams")
 
 
-class Check(Strict):
+class Check(OneOf):
     """Exactly one check kind, e.g. `- listening: {node: server, port: 80}`."""
 
+    KINDS: ClassVar[tuple[str, ...]] = tuple(CHECK_KINDS)
+    WHAT: ClassVar[str] = "check"
     name: str | None = Field(None, description="A title for reports (default: generated).")
     listening: ListeningCheck | None = None
     process: ProcessCheck | None = None
@@ -366,21 +376,6 @@ class Check(Strict):
     udp_delivered: UdpDeliveredCheck | None = None
     command: CommandCheck | None = None
     sockets: SocketsCheck | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Check:
-        kinds = [k for k in CHECK_KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("a check is exactly one of: " + ", ".join(CHECK_KINDS))
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
-
-    @property
-    def spec(self) -> Strict:
-        return getattr(self, self.kind)
 
 
 class Lab(Strict):

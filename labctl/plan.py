@@ -83,7 +83,7 @@ class LabPlan:
 
 
 def service_argv(service: model.Service) -> list[str]:
-    cfg = service.config
+    cfg = service.spec
     argv = ["python3", "-u", f"{SERVICES_DIR}/{service.kind}_server.py", "--port", str(cfg.port)]
     if isinstance(cfg, model.HttpService) and not cfg.gzip:
         argv.append("--no-gzip")
@@ -177,7 +177,7 @@ def node_spec(name: str, node: model.Node, lab: model.Lab,
         "node": name,
         "services": [
             {"name": s.kind, "proto": s.proto, "port": s.port, "argv": service_argv(s),
-             "user": s.config.user}
+             "user": s.spec.user}
             for s in node.services
         ],
     }

@@ -64,9 +64,8 @@ class LabFile(pytest.File):
         self.engine = _engine()
         self.instance = _instance()
         self.owned = "LABCTL_RUNNING_INSTANCE" not in os.environ
-        if self.owned:
-            self.engine.up(self.lab, self.instance)
-        self.nodes = running_nodes(self.engine, self.lab, self.instance)
+        infos = self.engine.up(self.lab, self.instance) if self.owned else None
+        self.nodes = running_nodes(self.engine, self.lab, self.instance, infos)
         self.step_results = run_steps(self.engine.runtime, self.lab.steps, self.nodes)
         self.check_results = None
 
@@ -180,9 +179,9 @@ def _labctl_lab_for_tests(request):
 
     lab = loader.load(lab_file)
     engine, instance = _engine(), _instance()
-    engine.up(lab, instance)
+    infos = engine.up(lab, instance)
     try:
-        run_steps(engine.runtime, lab.steps, running_nodes(engine, lab, instance))
+        run_steps(engine.runtime, lab.steps, running_nodes(engine, lab, instance, infos))
         yield
     finally:
         engine.down(lab.name, instance)

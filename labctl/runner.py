@@ -45,8 +45,12 @@ class LabReport:
         return [c for c in self.checks if not c.passed]
 
 
-def running_nodes(engine: Engine, lab: model.Lab, instance: str) -> dict:
-    nodes = {n.node: n for n in engine.status(lab.name, instance)}
+def running_nodes(engine: Engine, lab: model.Lab, instance: str,
+                  infos: list | None = None) -> dict:
+    """The lab's nodes by name, all running (`infos`: a listing already in hand)."""
+    if infos is None:
+        infos = engine.status(lab.name, instance)
+    nodes = {n.node: n for n in infos}
     missing = [name for name in lab.nodes if name not in nodes
                or nodes[name].status != "running"]
     if missing:
@@ -75,9 +79,9 @@ def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
         progress(f"{lab.name}: {name} done")
 
     try:
-        engine.up(lab, instance)
+        infos = engine.up(lab, instance)
         phase_done("up")
-        nodes = running_nodes(engine, lab, instance)
+        nodes = running_nodes(engine, lab, instance, infos)
         report.steps = run_steps(engine.runtime, lab.steps, nodes)
         phase_done("steps")
         report.checks = run_checks(LabState(engine.runtime, nodes), lab.checks)

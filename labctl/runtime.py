@@ -87,6 +87,16 @@ class DockerRuntime:
     def networks(self, filters: list[str]) -> list[dict]:
         return self.api.networks(filters={"label": filters})
 
+    def network_in_use(self, ident: str) -> bool:
+        return bool(self.api.inspect_network(ident).get("Containers"))
+
+    def has_image(self, ref: str) -> bool:
+        try:
+            self.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
     def remove_network(self, ident: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_network(ident)
