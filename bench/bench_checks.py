@@ -16,11 +16,9 @@ import time
 from stats import summary as line
 
 from labctl import loader
-from labctl.checks import LabState, run_checks
 from labctl.engine import Engine
-from labctl.runner import running_nodes
 from labctl.runtime import connect
-from labctl.steps import run_steps
+from labctl.session import lab_session
 
 INSTANCE = "bench-checks"
 
@@ -32,14 +30,12 @@ def main() -> None:
     args = parser.parse_args()
     lab = loader.load(args.lab)
     engine = Engine(connect())
-    engine.up(lab, INSTANCE)
-    try:
-        nodes = running_nodes(engine, lab, INSTANCE)
-        run_steps(engine.runtime, lab.steps, nodes)
+    with lab_session(engine, lab, INSTANCE) as session:
+        session.steps()
         inproc, whole = [], []
         for _ in range(args.runs):
             start = time.perf_counter()
-            results = run_checks(LabState(engine.runtime, nodes), lab.checks)
+            results = session.checks()
             inproc.append(time.perf_counter() - start)
             assert all(r.passed for r in results), [r.title for r in results if not r.passed]
         for _ in range(args.runs):
@@ -47,8 +43,6 @@ def main() -> None:
             subprocess.run(["labctl", "check", args.lab, "-i", INSTANCE], check=True,
                            capture_output=True)
             whole.append(time.perf_counter() - start)
-    finally:
-        engine.down(lab.name, INSTANCE)
     print(f"{len(lab.checks)} checks of {lab.name}")
     print(line("checks (in-process)", inproc))
     print(line(f"labctl check {lab.name}", whole))

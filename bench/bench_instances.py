@@ -19,12 +19,18 @@ from labctl import loader
 from labctl.engine import Engine
 from labctl.runtime import connect
 
+# cgroup v2 first, then v1 (this host's engine uses v1): usage, then the page cache to take off.
+_MEMORY = ("if [ -f /sys/fs/cgroup/memory.current ]; then "
+           "cat /sys/fs/cgroup/memory.current; grep '^inactive_file ' /sys/fs/cgroup/memory.stat; "
+           "else cat /sys/fs/cgroup/memory/memory.usage_in_bytes; "
+           "grep '^total_inactive_file ' /sys/fs/cgroup/memory/memory.stat; fi")
 
-def memory_bytes(api, container: str) -> int:
-    stats = api.stats(container, stream=False)
-    mem = stats["memory_stats"]
-    cache = mem.get("stats", {}).get("inactive_file", mem.get("stats", {}).get("cache", 0))
-    return mem.get("usage", 0) - cache
+
+def memory_bytes(runtime, container: str) -> int:
+    """The node's cgroup memory less its page cache, as `docker stats` counts it."""
+    _, out, _ = runtime.run(container, ["sh", "-c", _MEMORY])
+    lines = out.decode().split()
+    return int(lines[0]) - (int(lines[2]) if len(lines) > 2 else 0)
 
 
 def main() -> None:
@@ -53,7 +59,7 @@ def main() -> None:
         time.sleep(2)  # idle
         per_instance = []
         for nodes in results:
-            per_instance.append(sum(memory_bytes(engine.runtime.api, n.container)
+            per_instance.append(sum(memory_bytes(engine.runtime, n.container)
                                     for n in nodes) / 2**20)
     finally:
         down_start = time.perf_counter()

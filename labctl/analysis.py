@@ -1,72 +1,36 @@
 """Read captured packets and find what the course teaches in them.
 
-Built on dpkt (no hand-parsed bytes). From a pcap: TCP conversations by
-4-tuple with their handshake (SYN, SYN/ACK, ACK, each ack = peer seq + 1),
-data with relative sequence and acknowledgement numbers (as the seeds'
-x=100, y=500 walk-through counts them), teardown by FIN or RST,
-retransmissions, MSS and window; and UDP datagrams, which have no handshake.
+From a pcap or pcapng (pcapread), frames decoded by pcapdecode, TCP
+conversations as Wireshark splits them into streams, with the handshake
+(SYN, SYN/ACK, ACK, each ack = peer seq + 1), data with relative sequence
+and acknowledgement numbers and calculated windows (tcpseq, Wireshark's
+definitions), teardown by FIN or RST, retransmissions, MSS; and UDP
+datagrams, which have no handshake.
+
+`Analyser` takes packets one at a time, so a growing capture can be fed as
+it is written; `analyse(data)` is the whole-file shortcut.
 """
 
 from __future__ import annotations
 
-import io
-import socket
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import dpkt
+from labctl.pcapdecode import ACK, FIN, PSH, RST, SYN, URG, Decoder, Packet
+from labctl.pcapread import Capture, Damage, Interface
+from labctl.tcpseq import RETRANSMISSION_KINDS, Sequencer
 
-FIN, SYN, RST, PSH, ACK, URG = (dpkt.tcp.TH_FIN, dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST,
-                                dpkt.tcp.TH_PUSH, dpkt.tcp.TH_ACK, dpkt.tcp.TH_URG)
-_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
-               (URG, "URG"))
+_SYN_ACK = SYN | ACK
 
+__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG", "Analyser", "Analysis", "Conversation",
+           "Damage", "Interface", "Packet", "Segment", "UdpFlow", "analyse", "analyse_packets",
+           "read_packets"]
 
-@dataclass
-class Packet:
-    """One captured frame, its Ethernet, IP and transport fields."""
-
-    number: int  # 1-based, as Wireshark counts
-    time: float
-    src_mac: str
-    dst_mac: str
-    src_ip: str
-    dst_ip: str
-    proto: str  # "tcp" or "udp"
-    sport: int
-    dport: int
-    length: int  # payload bytes of the segment or datagram
-    frame_length: int
-    flags: int = 0
-    seq: int = 0
-    ack: int = 0
-    window: int = 0
-    mss: int | None = None
-    payload: bytes = b""
-
-    @property
-    def flag_names(self) -> list[str]:
-        return [name for bit, name in _FLAG_NAMES if self.flags & bit]
-
-    @property
-    def flags_text(self) -> str:
-        return "/".join(self.flag_names) or "-"
-
-    def has(self, bits: int) -> bool:
-        return self.flags & bits == bits
-
-    @property
-    def src(self) -> tuple[str, int]:
-        return self.src_ip, self.sport
-
-    @property
-    def dst(self) -> tuple[str, int]:
-        return self.dst_ip, self.dport
-
-
-@dataclass
+@dataclass(slots=True)
 class Segment:
-    """A packet as seen in its conversation: direction and relative numbers."""
+    """A packet as seen in its conversation: direction, relative numbers, analysis."""
 
     packet: Packet
     from_client: bool
@@ -74,11 +38,13 @@ class Segment:
     rel_ack: int | None  # None when the ACK flag is off
     retransmission: bool = False
     label: str = ""  # "SYN", "SYN/ACK", "ACK" (handshake), "FIN", "RST", "data"
+    window: int = 0  # calculated window (raw field shifted by the window scale)
+    analysis: str = ""  # Wireshark's kind: "retransmission", "out-of-order", "dup ack", ...
 
 
 @dataclass
 class Conversation:
-    """One TCP connection, oriented client (the SYN sender) -> server."""
+    """One TCP connection (Wireshark's tcp.stream), oriented client (SYN sender) -> server."""
 
     client: tuple[str, int]
     server: tuple[str, int]
@@ -89,6 +55,8 @@ class Conversation:
     teardown: list[Segment] = field(default_factory=list)
     teardown_kind: str | None = None  # "fin", "rst" or None (still open)
     mss: dict[str, int] = field(default_factory=dict)  # "client"/"server" -> MSS from SYNs
+    stream: int = 0  # Wireshark's stream index
+    sequencer: Sequencer = field(default_factory=Sequencer, repr=False)
 
     @property
     def handshake_complete(self) -> bool:
@@ -101,6 +69,12 @@ class Conversation:
     def bytes_sent(self, from_client: bool) -> int:
         return sum(s.packet.length for s in self.segments
                    if s.from_client == from_client and not s.retransmission)
+
+    def isn(self, of_client: bool) -> int | None:
+        """The raw initial sequence number, when the side's SYN was captured."""
+        syn = next((s for s in self.segments if s.from_client == of_client
+                    and s.packet.flags & SYN), None)
+        return None if syn is None else syn.packet.seq
 
 
 @dataclass
@@ -115,6 +89,10 @@ class Analysis:
     packets: list[Packet]
     conversations: list[Conversation]
     udp_flows: list[UdpFlow]
+    frames: int = 0  # every record read, TCP/UDP or not
+    damage: Damage | None = None
+    interfaces: list[Interface] = field(default_factory=list)
+    format: str = ""
 
     def find(self, server_port: int | None = None, client_ip: str | None = None,
              server_ip: str | None = None) -> list[Conversation]:
@@ -124,141 +102,139 @@ class Analysis:
                 and (server_ip is None or c.server[0] == server_ip)]
 
 
-def _mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+class Analyser:
+    """Packets in (in capture order), conversations and UDP flows out."""
 
+    def __init__(self) -> None:
+        self.packets: list[Packet] = []
+        self.conversations: list[Conversation] = []
+        self.udp: dict[tuple, UdpFlow] = {}
+        # (src ip, src port, dst ip, dst port) -> (its connection, sent by the client?)
+        self._streams: dict[tuple, tuple[Conversation, bool]] = {}
 
-def _mss(tcp: dpkt.tcp.TCP) -> int | None:
-    for kind, data in dpkt.tcp.parse_opts(tcp.opts):
-        if kind == dpkt.tcp.TCP_OPT_MSS and len(data) == 2:
-            return int.from_bytes(data, "big")
-    return None
+    def add(self, p: Packet) -> Segment | None:
+        self.packets.append(p)
+        if not p.ns:  # made by hand, not read from a capture
+            p.ns = round(p.time * 1e9)
+        if p.proto != "tcp":
+            key = (p.src_ip, p.sport, p.dst_ip, p.dport)
+            flow = self.udp.get(key)
+            if flow is None:
+                flow = self.udp[key] = UdpFlow(p.src, p.dst)
+            flow.datagrams.append(p)
+            return None
+        key = (p.src_ip, p.sport, p.dst_ip, p.dport)
+        found = self._streams.get(key)
+        if found is None or (p.flags & _SYN_ACK == SYN and self._new_connection(found, p)):
+            conv = Conversation(client=(p.src_ip, p.sport), server=(p.dst_ip, p.dport),
+                                client_mac=p.src_mac, server_mac=p.dst_mac,
+                                stream=len(self.conversations))
+            found = (conv, True)
+            self._streams[key] = found
+            self._streams[(p.dst_ip, p.dport, p.src_ip, p.sport)] = (conv, False)
+            self.conversations.append(conv)
+        conv, from_client = found
+        rel_seq, rel_ack, window, kind = conv.sequencer.feed(p, from_client)
+        seg = Segment(p, from_client, rel_seq, rel_ack, kind in RETRANSMISSION_KINDS, "",
+                      window, kind)
+        conv.segments.append(seg)
+        if p.mss is not None and p.flags & SYN:
+            conv.mss.setdefault("client" if from_client else "server", p.mss)
+        return seg
+
+    @staticmethod
+    def _new_connection(found: tuple[Conversation, bool], p: Packet) -> bool:
+        """Wireshark's port reuse: a SYN whose ISN differs from this direction's base."""
+        base = found[0].sequencer.base_of(found[1])
+        return base is not None and base != p.seq
+
+    def result(self) -> Analysis:
+        for conv in self.conversations:
+            _finish(conv)
+        return Analysis(self.packets, self.conversations, list(self.udp.values()))
 
 
 def read_packets(data: bytes) -> list[Packet]:
-    """Every IPv4 TCP or UDP frame of a pcap (Ethernet or Linux cooked capture)."""
-    packets: list[Packet] = []
+    """Every TCP or UDP packet of a pcap or pcapng."""
+    return _read(data)[0]
+
+
+def _read(data: bytes) -> tuple[list[Packet], Capture, int]:
+    capture = Capture(data)
     try:
-        reader = dpkt.pcap.Reader(io.BytesIO(data))
-    except (ValueError, dpkt.NeedData) as exc:
-        raise ValueError(f"not a pcap file: {exc}") from None
-    linktype = reader.datalink()
+        records = capture.records()
+    except ValueError as exc:
+        raise ValueError(f"not a pcap or pcapng file: {exc}") from None
+    decoder = Decoder()
+    decode = decoder.decode
+    packets = []
     number = 0
-    try:
-        for ts, frame in reader:
-            number += 1
-            packet = _decode(number, ts, frame, linktype)
-            if packet is not None:
-                packets.append(packet)
-    except (dpkt.NeedData, dpkt.UnpackError, ValueError):
-        pass  # a capture still being written may end mid-record: keep what is whole
-    return packets
-
-
-def _decode(number: int, ts: float, frame: bytes, linktype: int) -> Packet | None:
-    try:
-        if linktype == dpkt.pcap.DLT_LINUX_SLL:
-            link = dpkt.sll.SLL(frame)
-            src_mac, dst_mac = _mac(link.hdr[: link.hlen]), ""
-        else:
-            link = dpkt.ethernet.Ethernet(frame)
-            src_mac, dst_mac = _mac(link.src), _mac(link.dst)
-    except (dpkt.UnpackError, dpkt.NeedData):
-        return None
-    ip = link.data
-    if not isinstance(ip, dpkt.ip.IP):
-        return None
-    transport = ip.data
-    common = dict(number=number, time=ts, src_mac=src_mac, dst_mac=dst_mac,
-                  src_ip=socket.inet_ntoa(ip.src), dst_ip=socket.inet_ntoa(ip.dst),
-                  frame_length=len(frame))
-    if isinstance(transport, dpkt.tcp.TCP):
-        return Packet(**common, proto="tcp", sport=transport.sport, dport=transport.dport,
-                      length=len(transport.data), flags=transport.flags, seq=transport.seq,
-                      ack=transport.ack, window=transport.win, mss=_mss(transport),
-                      payload=bytes(transport.data))
-    if isinstance(transport, dpkt.udp.UDP):
-        return Packet(**common, proto="udp", sport=transport.sport, dport=transport.dport,
-                      length=len(transport.data), payload=bytes(transport.data))
-    return None
+    linktypes = None
+    for ns, iface, frame, wirelen in records:
+        number += 1
+        if linktypes is None or iface >= len(linktypes):
+            linktypes = [i.linktype for i in capture.interfaces]
+        packet = decode(number, ns, frame, wirelen, linktypes[iface], iface)
+        if packet is not None:
+            packets.append(packet)
+    return packets, capture, number
 
 
 def analyse(data: bytes) -> Analysis:
-    return analyse_packets(read_packets(data))
+    with _no_cycle_collection():
+        packets, capture, frames = _read(data)
+        result = analyse_packets(packets)
+    result.frames, result.damage = frames, capture.damage
+    result.interfaces, result.format = capture.interfaces, capture.format
+    return result
 
 
 def analyse_packets(packets: Iterable[Packet]) -> Analysis:
-    packets = sorted(packets, key=lambda p: (p.time, p.number))
-    tcp: dict[frozenset, list[Packet]] = {}
-    udp: dict[tuple, UdpFlow] = {}
+    analyser = Analyser()
+    add = analyser.add
     for p in packets:
-        if p.proto == "tcp":
-            tcp.setdefault(frozenset((p.src, p.dst)), []).append(p)
-        else:
-            flow = udp.setdefault((p.src, p.dst), UdpFlow(p.src, p.dst))
-            flow.datagrams.append(p)
-    conversations = []
-    for group in tcp.values():
-        conversations.extend(_split_connections(group))
-    conversations.sort(key=lambda c: c.segments[0].packet.time)
-    return Analysis(packets, conversations, list(udp.values()))
+        add(p)
+    return analyser.result()
 
 
-def _split_connections(packets: list[Packet]) -> list[Conversation]:
-    """One 4-tuple may carry several connections in turn (port reuse): split at new SYNs."""
-    runs: list[list[Packet]] = []
-    for p in packets:
-        fresh_syn = p.has(SYN) and not p.has(ACK)
-        if runs and fresh_syn and _closed(runs[-1]) and not _same_syn(runs[-1], p):
-            runs.append([p])
-        elif runs:
-            runs[-1].append(p)
-        else:
-            runs.append([p])
-    return [_conversation(run) for run in runs]
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Hundreds of thousands of acyclic objects: the cycle collector would only rescan them.
+
+    Off while they are made, then frozen out of its view (gc.freeze), or the next
+    collections would each walk all of them again (half a second a time at 240,000
+    packets). Reference counting still frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
-def _closed(run: list[Packet]) -> bool:
-    return any(p.flags & (FIN | RST) for p in run)
-
-
-def _same_syn(run: list[Packet], p: Packet) -> bool:
-    return any(q.has(SYN) and not q.has(ACK) and q.seq == p.seq for q in run)
-
-
-def _conversation(packets: list[Packet]) -> Conversation:
-    first_syn = next((p for p in packets if p.has(SYN) and not p.has(ACK)), None)
-    opener = first_syn or packets[0]
-    client, server = opener.src, opener.dst
-    conv = Conversation(client=client, server=server, client_mac=opener.src_mac,
-                        server_mac=opener.dst_mac)
-    isn: dict[bool, int] = {}
-    seen: dict[bool, set[tuple[int, int, int]]] = {True: set(), False: set()}
-    for p in packets:
-        from_client = p.src == client
-        if from_client is False and not conv.server_mac:
-            conv.server_mac = p.src_mac
-        if p.has(SYN) or from_client not in isn:
-            isn.setdefault(from_client, p.seq)
-        if p.mss is not None and p.has(SYN):
-            conv.mss.setdefault("client" if from_client else "server", p.mss)
-        peer_isn = isn.get(not from_client)
-        rel_ack = ((p.ack - peer_isn) % 2**32 if peer_isn is not None else p.ack) \
-            if p.has(ACK) else None
-        rel_seq = (p.seq - isn[from_client]) % 2**32
-        # A segment that occupies sequence space (data, SYN, FIN) and was seen before.
-        span = p.length + (1 if p.flags & (SYN | FIN) else 0)
-        key = (p.seq, span, p.flags & (SYN | FIN))
-        retrans = span > 0 and key in seen[from_client]
-        if span > 0:
-            seen[from_client].add(key)
-        conv.segments.append(Segment(p, from_client, rel_seq, rel_ack, retrans))
+def _finish(conv: Conversation) -> None:
+    """Orientation, handshake and teardown labels: decided once a connection's segments are in."""
+    first_syn = next((s for s in conv.segments if s.packet.flags & _SYN_ACK == SYN), None)
+    if first_syn is not None and not first_syn.from_client:
+        conv.client, conv.server = conv.server, conv.client
+        conv.client_mac, conv.server_mac = conv.server_mac, conv.client_mac
+        for s in conv.segments:
+            s.from_client = not s.from_client
+        conv.mss = {("server" if k == "client" else "client"): v for k, v in conv.mss.items()}
+    if not conv.server_mac:
+        conv.server_mac = next((s.packet.src_mac for s in conv.segments
+                                if not s.from_client), "")
+    if conv.handshake or conv.teardown:  # finished before: a growing capture, label anew
+        for s in conv.segments:
+            s.label = ""
+    conv.handshake, conv.teardown, conv.teardown_kind = [], [], None
     _label_handshake(conv)
     _label_teardown(conv)
     for s in conv.segments:
         if not s.label:
             s.label = "data" if s.packet.length else s.packet.flags_text
-    return conv
 
 
 def _label_handshake(conv: Conversation) -> None:

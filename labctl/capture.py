@@ -2,19 +2,20 @@
 
 Nodes that capture are found by their `labctl.capture` label, so this needs
 no YAML. tcpdump writes packet by packet (-U), so a copy taken while it runs
-holds every packet captured so far.
+holds every packet captured so far. A merge is a pcapng with one interface
+per node, named after it and with that capture's own link type, so Wireshark
+(frame.interface_name) and trace still know which node saw each packet.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import dpkt
-
-from labctl.engine import Engine
+from labctl.engine import Engine, not_running
 from labctl.errors import InvalidInput, NotRunning
+from labctl.pcapread import Capture, Interface
+from labctl.pcapwrite import pcapng_bytes
 from labctl.runtime import NodeInfo
 
 
@@ -29,8 +30,8 @@ def collect(engine: Engine, lab: str, instance: str, node: str | None = None
     """The pcaps of the lab's capturing nodes, and the nodes (one listing for both)."""
     nodes = engine.status(lab, instance)
     if not nodes:
-        raise NotRunning(f"{lab} is not running (instance '{instance}')")
-    capturing = [n for n in nodes if n.capture and n.status == "running"]
+        raise NotRunning(not_running(lab, instance))
+    capturing = [n for n in nodes if n.capture and n.running]
     if node is not None:
         if node not in {n.node for n in nodes}:
             raise InvalidInput(f"{lab} has no node '{node}' (nodes: "
@@ -46,27 +47,49 @@ def collect(engine: Engine, lab: str, instance: str, node: str | None = None
     return files, nodes
 
 
+def live(engine: Engine, lab: str, instance: str, node: str):
+    """The node's pcap from its start, then each packet as tcpdump writes it."""
+    files_node = _capturing_node(engine, lab, instance, node)
+    return engine.runtime.follow_file(files_node.container, files_node.capture)
+
+
+def _capturing_node(engine: Engine, lab: str, instance: str, node: str) -> NodeInfo:
+    info = engine.find_node(lab, instance, node)
+    if not info.capture:
+        raise InvalidInput(f"node '{node}' of {lab} captures nothing: add "
+                           f"`capture: {{}}` to it in the lab file")
+    return info
+
+
+def collect_all(engine: Engine, lab: str, instance: str, node: str | None = None
+                ) -> tuple[list[CapturedFile], list[NodeInfo]]:
+    """Every capturing node's pcap (the named node's first), checking `node` as collect does."""
+    files, nodes = collect(engine, lab, instance)
+    if node is not None:
+        if node not in {f.node for f in files}:
+            collect(engine, lab, instance, node)  # raises the precise error
+        files.sort(key=lambda f: f.node != node)
+    return files, nodes
+
+
 def merge(files: list[CapturedFile]) -> bytes:
-    """One time-ordered pcap from several (all Ethernet captures)."""
-    records: list[tuple[float, int, bytes]] = []
-    snaplen = 262144
-    for index, f in enumerate(files):
+    """One time-ordered pcapng: an interface per node and link type, as captured."""
+    interfaces: list[Interface] = []
+    records: list[tuple[float, int, bytes, int]] = []
+    for f in files:
+        capture = Capture(f.data)
         try:
-            reader = dpkt.pcap.Reader(io.BytesIO(f.data))
-        except (ValueError, dpkt.NeedData):
-            continue
-        snaplen = max(snaplen, reader.snaplen)
-        try:
-            for ts, frame in reader:
-                records.append((ts, index, frame))
-        except (dpkt.NeedData, dpkt.UnpackError, ValueError):
-            pass
+            walked = list(capture.records())
+        except ValueError:
+            continue  # not a capture (an empty file from a node that just started)
+        first = len(interfaces)
+        for iface in capture.interfaces:
+            label = f"{f.node}" if not iface.name else f"{f.node}:{iface.name}"
+            interfaces.append(Interface(iface.linktype, label, iface.snaplen))
+        records += [(ts, first + index, frame, wirelen)
+                    for ts, index, frame, wirelen in walked]
     records.sort(key=lambda r: (r[0], r[1]))
-    out = io.BytesIO()
-    writer = dpkt.pcap.Writer(out, snaplen=snaplen, linktype=dpkt.pcap.DLT_EN10MB)
-    for ts, _, frame in records:
-        writer.writepkt(frame, ts=ts)
-    return out.getvalue()
+    return pcapng_bytes(interfaces, records)
 
 
 def write(files: list[CapturedFile], directory: Path, lab: str, merged: bool) -> list[Path]:
@@ -77,7 +100,7 @@ def write(files: list[CapturedFile], directory: Path, lab: str, merged: bool) ->
         path.write_bytes(f.data)
         written.append(path)
     if merged:
-        path = directory / f"{lab}-merged.pcap"
+        path = directory / f"{lab}-merged.pcapng"
         path.write_bytes(merge(files))
         written.append(path)
     return written

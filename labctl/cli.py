@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import os
 import signal
@@ -12,13 +13,13 @@ from typing import Annotated
 import typer
 
 from labctl.errors import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
     InvalidInput,
     LabctlError,
     LabInvalid,
+    NodeStopped,
 )
 
 app = typer.Typer(
@@ -26,7 +27,7 @@ app = typer.Typer(
     help="Network labs for teaching the transport layer: YAML in, running, self-checking labs out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     rich_markup_mode=None,
 )
 images_app = typer.Typer(help="Build the node image (no registry needed).", no_args_is_help=True)
@@ -44,18 +45,50 @@ InstanceOpt = Annotated[str | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _instance(value: str | None) -> str:
-    from labctl import naming
-    return naming.check_instance(value) if value else naming.default_instance()
+# What the app callback learnt about this run, for main()'s error report.
+_run = {"debug": bool(os.environ.get("LABCTL_DEBUG")), "command": ""}
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from labctl import __version__
+        sys.stdout.write(f"labctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+        ctx: typer.Context,
+        version: Annotated[bool, typer.Option(
+            "--version", callback=_show_version, is_eager=True,
+            help="Print labctl's version and exit.")] = False,
+        debug: Annotated[bool, typer.Option(
+            "--debug", help="Show a traceback for unexpected errors (or set LABCTL_DEBUG=1).")
+                         ] = False,
+        server: Annotated[str | None, typer.Option(
+            "--server", envvar="LABCTL_SERVER", show_default=False,
+            help="Go through this classroom server: unix:///PATH or https://HOST:PORT "
+                 "(default: the one `labctl login` stored, else /run/labctl/labctl.sock when "
+                 "it exists, else the Docker engine here).")] = None) -> None:
+    """Network labs for teaching the transport layer: YAML in, running, self-checking labs out.
+    """
+    _run["debug"] = _run["debug"] or debug
+    _server["url"] = server
+    _run["command"] = ctx.invoked_subcommand or ""  # for "node ... stopped during check"
 
 
 def _lab_name(lab: str) -> str:
-    """The lab's name for commands that only need labels: works with the YAML gone."""
-    path = Path(lab)
-    if path.exists():
-        from labctl import loader
-        return loader.load(lab).name
-    return lab
+    from labctl.backend.local import lab_name
+    return lab_name(lab)
+
+
+_server: dict[str, str | None] = {"url": None}
+
+
+def _backend():
+    """Where commands go: the local engine or a classroom server (labctl/backend)."""
+    from labctl import backend
+    return backend.select(_server["url"])
 
 
 def _engine(progress=None):
@@ -66,35 +99,12 @@ def _engine(progress=None):
 @app.command()
 def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> None:
     """Start a lab; return when every service listens."""
-    from labctl import console, loader
-    from labctl.engine import shielded
-    model = loader.load(lab)
-    inst = _instance(instance)
-    engine = _engine()
-    try:
-        with console.progress(f"Bringing up {model.name}") as report:
-            engine.progress = report
-            nodes = engine.up(model, inst)  # rolls back by itself if interrupted inside
-        _show_up(console, model.name, inst, nodes, json_out, bool(instance))
-    except KeyboardInterrupt:
-        # Interrupted even after the nodes were ready: leave nothing this `up` made.
-        with shielded():
-            for created_lab, created_instance in engine.created:
-                engine.down(created_lab, created_instance)
-        raise
-
-
-def _show_up(console, lab: str, inst: str, nodes, json_out: bool, explicit: bool) -> None:
-    if json_out:
-        console.print_json({"lab": lab, "instance": inst, "nodes": nodes})
-        return
-    rows = [[n.node, n.ip, n.mac, console.services_text(n.services)] for n in nodes]
-    console.out.print(console.table(f"{lab} is up (instance {inst})",
-                                    ["Node", "IP", "MAC", "Services"], rows))
-    first = next((n.node for n in nodes if not n.services), nodes[0].node)
-    suffix = f" -i {inst}" if explicit else ""
-    console.out.print(f"Open a shell:  labctl shell {lab} {first}{suffix}\n"
-                      f"Tear it down:  labctl down {lab}{suffix}")
+    from labctl import console, loader, output
+    backend = _backend()
+    title = Path(lab).name if backend.remote else loader.load(lab).name
+    with console.progress(f"Bringing up {title}") as progress:
+        report = backend.up(lab, instance, progress)
+    output.emit(report, json_out, explicit_instance=bool(instance))
 
 
 @app.command()
@@ -109,10 +119,8 @@ def down(lab: Annotated[str | None, typer.Argument(
     from labctl import console
     if lab is None and not all_labs:
         raise InvalidInput("name a LAB, or pass --all")
-    inst = None if all_instances else _instance(instance)
-    name = None if lab is None else _lab_name(lab)
-    containers, networks = _engine().down(name, inst)
-    what = name or "all labs"
+    containers, networks = _backend().down(lab, instance, all_instances)
+    what = "all labs" if lab is None else _lab_name(lab)
     if containers or networks:
         console.err.print(f"removed {what}: {containers} containers, {networks} networks")
     else:
@@ -127,18 +135,8 @@ def status(lab: Annotated[str | None, typer.Argument(show_default=False,
                show_default=False)] = None,
            json_out: JsonOpt = False) -> None:
     """List running labs, every instance, from Docker labels alone."""
-    from labctl import console
-    nodes = _engine().status(None if lab is None else _lab_name(lab), instance)
-    if json_out:
-        console.print_json(nodes)
-        return
-    if not nodes:
-        console.err.print("no labs are running")
-        return
-    rows = [[n.lab, n.instance, n.node, n.status, n.ip, n.mac, console.services_text(n.services)]
-            for n in nodes]
-    console.out.print(console.table(None, ["Lab", "Instance", "Node", "State", "IP", "MAC",
-                                           "Services"], rows))
+    from labctl import output
+    output.emit(_backend().status(lab, instance), json_out)
 
 
 @app.command(name="exec")
@@ -151,10 +149,7 @@ def exec_(lab: LabArg, node: NodeArg,
         command = command[1:]
     if not command:
         raise InvalidInput("give the command to run after --, e.g. labctl exec LAB NODE -- ss -tln")
-    engine = _engine()
-    info = engine.find_node(_lab_name(lab), _instance(instance), node)
-    rt = engine.runtime
-    exec_id, stream = rt.exec_stream(info.container, command)
+    stream = _backend().exec_stream(lab, instance, node, command)
     for out_chunk, err_chunk in stream:
         if out_chunk:
             sys.stdout.buffer.write(out_chunk)
@@ -162,44 +157,50 @@ def exec_(lab: LabArg, node: NodeArg,
         if err_chunk:
             sys.stderr.buffer.write(err_chunk)
             sys.stderr.buffer.flush()
-    raise typer.Exit(rt.exec_exit_code(exec_id))
+    raise typer.Exit(stream.exit_code)
 
 
 @app.command()
 def shell(lab: LabArg, node: NodeArg, instance: InstanceOpt = None) -> None:
     """Open an interactive shell on a node."""
     from labctl import console, interactive
-    engine = _engine()
-    info = engine.find_node(_lab_name(lab), _instance(instance), node)
+    backend = _backend()
+    info = backend.node(lab, instance, node)
     console.err.print(f"[dim]{info.node} of {info.lab} ({info.ip}); type exit to leave[/]")
-    raise typer.Exit(interactive.shell(engine.runtime, info.container))
+    raise typer.Exit(interactive.run_session(backend.open_shell(lab, instance, node)))
 
 
 @app.command()
 def logs(lab: LabArg, node: NodeArg, instance: InstanceOpt = None,
          follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
-    """Show what a node's services printed (the seeds' log lines)."""
-    engine = _engine()
-    info = engine.find_node(_lab_name(lab), _instance(instance), node)
-    for chunk in engine.runtime.logs(info.container, follow=follow):
+    """Show what a node's services printed (the course's log lines)."""
+    for chunk in _backend().logs(lab, instance, node, follow):
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
 
 
 @app.command()
-def validate(labs: Annotated[list[str], typer.Argument(help="Labs to check.",
-                                                       show_default=False)],
+def validate(labs: Annotated[list[str], typer.Argument(
+                 help="Labs (names, directories, lab.yaml files) or folders of labs.",
+                 show_default=False)],
              json_out: JsonOpt = False) -> None:
     """Check lab files without touching Docker; exit 2 if any is invalid."""
     from labctl import console, loader
     results = []
-    for lab in labs:
+    for arg in labs:  # every argument is reported, whatever the others hold
         try:
-            model = loader.load(lab)
-            results.append({"lab": lab, "valid": True, "name": model.name, "problems": []})
-        except LabInvalid as exc:
-            results.append({"lab": lab, "valid": False,
-                            "problems": [str(p) for p in exc.problems]})
+            paths = loader.find_labs([arg])
+        except InvalidInput as exc:
+            results.append({"lab": arg, "valid": False, "problems": [str(exc)]})
+            continue
+        for path in paths:
+            lab = str(path) if len(paths) > 1 else arg
+            try:
+                results.append({"lab": lab, "valid": True, "name": loader.load(path).name,
+                                "problems": []})
+            except LabInvalid as exc:
+                results.append({"lab": lab, "valid": False,
+                                "problems": [str(p) for p in exc.problems]})
     if json_out:
         console.print_json(results)
     else:
@@ -219,15 +220,64 @@ def capture(lab: LabArg,
             output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the pcaps.",
                                                  file_okay=False)] = Path("captures"),
             merged: Annotated[bool, typer.Option("--merge", help="Also write one time-ordered "
-                                                 "pcap of every node's packets.")] = False,
+                                                 "pcapng of every node's packets, one "
+                                                 "interface per node.")] = False,
+            live: Annotated[bool, typer.Option("--live", help="Stream NODE's capture while the "
+                                               "lab runs (with -w -), until Ctrl-C.")] = False,
+            write: Annotated[str | None, typer.Option(
+                "--write", "-w", help="With --live: where the pcap stream goes ('-': stdout, "
+                "e.g. | wireshark -k -i -).", show_default=False)] = None,
             instance: InstanceOpt = None) -> None:
     """Copy the lab's packet captures to the host (they open in Wireshark)."""
     from labctl import capture as capture_mod
     from labctl import console
-    name = _lab_name(lab)
-    files, _ = capture_mod.collect(_engine(), name, _instance(instance), node)
+    backend = _backend()
+    if live or write is not None:
+        if not (live and node and write):
+            raise InvalidInput("live capture: labctl capture LAB NODE --live -w - (or -w FILE)")
+        raise typer.Exit(_stream_capture(backend.live_capture(lab, instance, node), write))
+    name, files, _ = backend.captures(lab, instance, node)
     for path in capture_mod.write(files, output, name, merged):
         console.out.print(str(path))
+
+
+def _on_reader_gone(stop) -> None:
+    """Stop the stream when stdout's reader goes (tshark -c 3 is done; Wireshark closed)
+    even while no packet comes: a write would only then notice the broken pipe."""
+    import select
+    import threading
+    if stop is None:
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR | select.POLLHUP)
+        while not poller.poll(1000):
+            pass
+        stop()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _stream_capture(chunks, target: str) -> int:
+    """Each chunk to stdout (or a file) as it comes; a reader that goes away ends it."""
+    out = sys.stdout.buffer if target == "-" else open(target, "wb")  # noqa: SIM115
+    if target == "-":
+        _on_reader_gone(getattr(chunks, "close", None))
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+            out.flush()
+    except BrokenPipeError:
+        from labctl import trace_run
+        trace_run.quiet_broken_pipe()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        if out is not sys.stdout.buffer:
+            out.close()
+    return EXIT_OK
 
 
 @app.command()
@@ -237,50 +287,89 @@ def trace(lab: Annotated[str | None, typer.Argument(
               help="The capturing node to read (default: the first).",
               show_default=False)] = None,
           pcap: Annotated[Path | None, typer.Option(
-              "--pcap", help="Read this pcap file instead of a running lab.", dir_okay=False,
-              exists=True)] = None,
-          port: Annotated[int | None, typer.Option(help="Only connections to this server port.")
-                          ] = None,
-          svg: Annotated[Path | None, typer.Option(help="Write the ladder diagram as SVG.",
-                                                   dir_okay=False)] = None,
+              "--pcap", help="Read this pcap or pcapng file instead of a running lab.",
+              dir_okay=False, exists=True)] = None,
+          port: Annotated[int | None, typer.Option(help="Only connections to or from this "
+                                                   "port.")] = None,
+          conn: Annotated[int | None, typer.Option(
+              "--conn", help="Only this TCP connection, in detail (numbered as Wireshark's "
+              "tcp.stream).", show_default=False)] = None,
+          svg: Annotated[Path | None, typer.Option(
+              help="Write every connection's ladder (or --conn's) as SVG.", dir_okay=False)
+              ] = None,
           html_out: Annotated[Path | None, typer.Option(
               "--html", help="Write tables and ladders as an HTML page.", dir_okay=False)] = None,
-          full: Annotated[bool, typer.Option("--all", help="Layer tables for every packet, "
-                                             "not only handshake and teardown.")] = False,
+          full: Annotated[bool, typer.Option("--all", help="Every connection in detail, and "
+                                             "layer tables for every packet.")] = False,
           json_out: JsonOpt = False,
+          follow: Annotated[bool, typer.Option(
+              "--follow", "-f", help="Each segment of the running lab as it is captured, "
+              "with its connection and relative numbers, until Ctrl-C.")] = False,
           instance: InstanceOpt = None) -> None:
-    """Show the handshakes and teardowns the lab captured, as the course draws them."""
-    from labctl import analysis, console, trace_view
-    from labctl import trace as trace_mod
+    """Show the handshakes and teardowns the lab captured, as the course draws them.
+
+    Exit code 4: a capture was damaged; what was sound is shown, then a warning.
+    """
+    from labctl import trace_run
+    if follow:
+        raise typer.Exit(_trace_follow(lab, node, port, instance))
     if pcap is not None:
-        data, names, title = pcap.read_bytes(), trace_mod.Names({}), str(pcap)
+        source = trace_run.from_file(pcap)
     elif lab is not None:
-        from labctl import capture as capture_mod
-        name = _lab_name(lab)
-        inst = _instance(instance)
-        files, nodes = capture_mod.collect(_engine(), name, inst, node)
-        data = files[0].data
-        names = trace_mod.Names({n.ip: n.node for n in nodes})
-        title = f"{name}: packets captured on {files[0].node}"
+        backend = _backend()
+        name, files, nodes = backend.captures(lab, instance, None)
+        if node is not None:
+            if node not in {f.node for f in files}:
+                backend.captures(lab, instance, node)  # raises the precise error
+            files.sort(key=lambda f: f.node != node)
+        source = trace_run.from_lab(files, nodes, name, node)
     else:
         raise InvalidInput("name a running LAB, or give --pcap FILE")
+    options = trace_run.Options(port=port, conn=conn, every=full, svg=svg, html=html_out,
+                                json=json_out)
     try:
-        result = analysis.analyse(data)
-    except ValueError as exc:
-        raise InvalidInput(f"{title}: {exc}") from None
-    if port is not None:
-        result.conversations = result.find(server_port=port)
-        result.udp_flows = [f for f in result.udp_flows if port in (f.src[1], f.dst[1])]
-    if svg is not None:
-        if not result.conversations:
-            raise InvalidInput("no TCP conversation to draw")
-        svg.write_text(trace_mod.ladder_svg(result.conversations[0], names))
-    if html_out is not None:
-        html_out.write_text(trace_mod.html_page(result, names, title))
-    if json_out:
-        console.print_json(trace_mod.to_data(result, names))
-        return
-    trace_view.show(console.out, result, names, title, full)
+        code = trace_run.run(source, options)
+    except BrokenPipeError:
+        trace_run.quiet_broken_pipe()
+        code = 0
+    raise typer.Exit(code)
+
+
+def _trace_follow(lab: str | None, node: str | None, port: int | None,
+                  instance: str | None) -> int:
+    from labctl import console, trace_follow
+    if lab is None:
+        raise InvalidInput("--follow reads a running LAB (not --pcap)")
+    backend = _backend()
+    nodes = [n for each in backend.status(lab, instance if backend.remote else
+                                          instance or _default_instance()).labs
+             for n in each.nodes]
+    capturing = [n.node for n in nodes if n.capture]
+    if node is None and capturing:
+        node = capturing[0]
+    if node is None:
+        raise InvalidInput(f"no node of {_lab_name(lab)} captures packets: add "
+                           "`capture: {}` to a node")
+    names = {}
+    for n in nodes:
+        names[n.ip] = n.node
+        names.update({ip: n.node for ip in n.addresses.values()})
+    console.err.print(f"following {node}'s capture; Ctrl-C to stop", markup=False)
+    chunks = backend.live_capture(lab, instance, node)
+    try:
+        trace_follow.follow(chunks, names, port,
+                            lambda text: console.out.print(text, markup=False,
+                                                           highlight=False))
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return EXIT_OK
+
+
+def _default_instance() -> str:
+    from labctl import naming
+    return naming.default_instance()
 
 
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.",
@@ -291,19 +380,10 @@ JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML 
 def check(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False,
           junit: JunitOpt = None) -> None:
     """Run the lab's checks on the running lab; exit 1 if any fails."""
-    from labctl import console, loader, report_view, runner
-    model = loader.load(lab)
-    inst = _instance(instance)
-    results = runner.check_running(_engine(), model, inst)
-    if junit is not None:
-        from labctl import junit as junit_mod
-        junit_mod.write([runner.LabReport(model.name, inst, lab, checks=results)], junit)
-    if json_out:
-        console.print_json({"lab": model.name, "instance": inst, "checks": results,
-                            "passed": all(r.passed for r in results)})
-    else:
-        report_view.show_checks(console.out, results)
-    raise typer.Exit(EXIT_OK if all(r.passed for r in results) else EXIT_FAILED)
+    from labctl import output
+    report = _backend().check(lab, instance)
+    output.emit(report, json_out, junit)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -311,18 +391,15 @@ def test(lab: LabArg, instance: InstanceOpt = None,
          keep: Annotated[bool, typer.Option("--keep", help="Leave the lab running after.")
                          ] = False,
          json_out: JsonOpt = False, junit: JunitOpt = None) -> None:
-    """Up, steps, checks, down: the whole lab as CI sees it."""
-    from labctl import console, loader, report_view, runner
-    path = loader.resolve(lab)
-    with console.progress(f"Testing {path.parent.name}") as report:
-        result = runner.test_lab(_engine(report), path, _instance(instance), keep, report)
-    _report(console, report_view, [result], json_out, junit)
-    if result.error is None and not json_out:
-        report_view.show_steps(console.out, result.steps)
-        report_view.show_checks(console.out, result.checks)
-    elif result.error is not None and not json_out:
-        console.err.print(f"labctl: error: {result.error}", markup=False)
-    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+    """Up, steps, checks, down: the whole lab as CI sees it, on an instance of its own.
+
+    Refused (exit 2) when the lab is already up on that instance: test never
+    takes down a lab it did not bring up."""
+    from labctl import console, output
+    with console.progress(f"Testing {Path(lab).name}") as progress:
+        report = _backend().test(lab, instance, keep, progress)
+    output.emit(report, json_out, junit)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -330,26 +407,28 @@ def verify(paths: Annotated[list[Path] | None, typer.Argument(
                help="Labs (directories or lab.yaml files), or directories of labs. "
                     "Default: every lab under ./labs.", show_default=False)] = None,
            workers: Annotated[int, typer.Option(help="Labs tested at once.")] = 2,
+           instance: Annotated[str | None, typer.Option(
+               "--instance", "-i", envvar="LABCTL_INSTANCE",
+               help="Instance prefix: lab number N runs as PREFIX-N (default: verifyPID).",
+               show_default=False)] = None,
            json_out: JsonOpt = False, junit: JunitOpt = None) -> None:
-    """Test every lab (up, steps, checks, down); exit 1 if any lab fails."""
-    from labctl import console, loader, report_view, runner
+    """Test every lab (up, steps, checks, down); exit 1 if any lab fails.
+
+    An invalid lab is reported as a failed lab with its file:line problems;
+    the others run."""
+    from labctl import console, naming, output, runner
+    from labctl.report import Report
+    from labctl.session import removed_on_interrupt
     labs = _lab_paths(paths or [Path("labs")])
-    for path in labs:
-        loader.load(path)  # every lab valid before anything starts
-    prefix = f"verify{os.getpid()}"
+    prefix = naming.check_instance(instance) if instance else f"verify{os.getpid()}"
     engine = _engine()
-    try:
-        with console.progress(f"Verifying {len(labs)} labs") as report:
-            engine.progress = report
-            reports = runner.verify(engine, labs, prefix, workers, report)
-    except KeyboardInterrupt:
-        for index in range(len(labs)):
-            engine.down(None, f"{prefix}-{index}")
-        raise
-    _report(console, report_view, reports, json_out, junit)
-    if not json_out:
-        report_view.show_summary(console.out, reports)
-    raise typer.Exit(EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED)
+    started = [(None, f"{prefix}-{i}") for i in range(len(labs))]
+    with (removed_on_interrupt(engine, started),
+          console.progress(f"Verifying {len(labs)} labs") as progress):
+        engine.progress = progress
+        report = Report("verify", runner.verify(engine, labs, prefix, workers, progress))
+    output.emit(report, json_out, junit)
+    raise typer.Exit(report.exit_code)
 
 
 def _lab_paths(paths: list[Path]) -> list[Path]:
@@ -365,14 +444,6 @@ def _lab_paths(paths: list[Path]) -> list[Path]:
     if not found:
         raise InvalidInput(f"no labs found in {', '.join(map(str, paths))}")
     return found
-
-
-def _report(console, report_view, reports, json_out: bool, junit: Path | None) -> None:
-    if junit is not None:
-        from labctl import junit as junit_mod
-        junit_mod.write(reports, junit)
-    if json_out:
-        console.print_json({"passed": all(r.passed for r in reports), "labs": reports})
 
 
 @app.command()
@@ -394,16 +465,18 @@ def gc(all_instances: Annotated[bool, typer.Option(
         "--all-instances", help="Every user's labs, not only yours.")] = False,
        instance: InstanceOpt = None) -> None:
     """Remove labctl's stopped containers and empty networks (found by labels only)."""
-    from labctl import console
-    containers, networks = _engine().gc(None if all_instances else _instance(instance))
+    from labctl import console, naming
+    inst = None if all_instances else (naming.check_instance(instance) if instance
+                                       else naming.default_instance())
+    containers, networks = _engine().gc(inst)
     console.err.print(f"removed {containers} stopped containers, {networks} unused networks")
 
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of lab.yaml (for editor completion)."""
-    from labctl import console, model
-    console.print_json(model.Lab.model_json_schema())
+    """Print the JSON Schema of lab.yaml (for editors and check-jsonschema)."""
+    from labctl import schema as schema_mod
+    sys.stdout.write(schema_mod.schema_text())
 
 
 class BuildMethod(enum.StrEnum):
@@ -422,9 +495,17 @@ def images_build(
     """Build the node image (skipped when its inputs did not change)."""
     from labctl import console, images, runtime
     with console.progress("Building images") as report:
-        ref = images.ensure_images(runtime.connect().api, report, method=method.value,
-                                   force=force)
-    console.err.print(f"{ref} is ready ({images.node_hash()})")
+        ref = runtime.connect().ensure_image(None, report, method=method.value, force=force,
+                                             alias=True)
+    console.err.print(f"{ref} is ready (alias {images.LATEST_ALIAS})")
+
+
+# The classroom server's commands (serve, token) live with the server.
+from labctl.cli_help import add_examples as _add_examples  # noqa: E402
+from labctl.server.cli import register as _register_server  # noqa: E402 - listed last in --help
+
+_register_server(app)
+_add_examples(app)
 
 
 def _raise_interrupt(signum, _frame):
@@ -432,24 +513,33 @@ def _raise_interrupt(signum, _frame):
 
 
 def _unexpected(exc: Exception) -> int:
-    import docker.errors
-    import requests.exceptions
-
+    # Runtimes turn their engine's errors into labctl errors: anything else is a bug.
     from labctl.errors import EXIT_RUNTIME
-    if isinstance(exc, docker.errors.DockerException | requests.exceptions.RequestException):
-        message = getattr(exc, "explanation", None) or str(exc)
-        sys.stderr.write(f"labctl: error: Docker engine: {message}\n")
-    else:
-        sys.stderr.write(f"labctl: internal error: {type(exc).__name__}: {exc} "
-                         "(set LABCTL_DEBUG=1 for a traceback)\n")
+    sys.stderr.write(f"labctl: internal error: {type(exc).__name__}: {exc} "
+                     "(run with --debug for a traceback)\n")
     return EXIT_RUNTIME
+
+
+def _narrowed(argv: list[str]) -> typer.Typer:
+    """The app with only the command being run: typer builds every command's options
+    (pydantic adapters included) on each run, a tenth of a second for nothing."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    infos = [info for info in app.registered_commands
+             if (info.name or info.callback.__name__.replace("_", "-")) == name]
+    if len(infos) != 1 or any(key.startswith("_TYPER_COMPLETE") or key.endswith("_COMPLETE")
+                              for key in os.environ):
+        return app  # --help, a group (images, token), a typo, completion: the whole app
+    narrow = copy.copy(app)
+    narrow.registered_commands, narrow.registered_groups = infos, []
+    return narrow
 
 
 def main() -> None:
     # SIGTERM takes the same clean-up path as Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    _run.update(debug=bool(os.environ.get("LABCTL_DEBUG")), command="")
     try:
-        code = app(standalone_mode=False)
+        code = _narrowed(sys.argv[1:])(standalone_mode=False)
         if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into Exit(130)
             sys.stderr.write("labctl: interrupted\n")
     except (typer.Abort, KeyboardInterrupt):
@@ -462,11 +552,16 @@ def main() -> None:
             exc.show()
         code = getattr(exc, "exit_code", EXIT_INVALID)
     except LabctlError as exc:
+        if isinstance(exc, NodeStopped) and not exc.during:
+            exc.during = _run["command"]
+        if _run["debug"]:
+            import traceback
+            traceback.print_exc()
         sys.stderr.write(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
                          else f"{exc}\n")
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
-        if os.environ.get("LABCTL_DEBUG"):
+        if _run["debug"]:
             raise
         code = _unexpected(exc)
     # The work is done (or undone): a signal now must not turn the outcome into a kill.

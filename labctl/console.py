@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+# Width: the terminal's, or COLUMNS (also in pipes), else 80, as other tools do.
 out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:
-    out.width = 200  # logs and pipes: do not fold tables at 80 columns
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

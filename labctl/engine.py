@@ -1,212 +1,283 @@
 """Bring labs up and down. Usable as a library: progress goes to a callback.
 
-What runs is recorded only in Docker labels, so `status` and `down` need no
-YAML, and anything an interrupted `up` created can be found and removed.
+The engine speaks only to a Runtime (runtime/base.py). What runs is recorded
+by the runtime (Docker labels), so `status` and `down` need no YAML, and
+anything an interrupted `up` created can be found and removed.
+
+`up` plans once: the networks (pure), then their subnets (allocated by the
+runtime as it creates them), then the nodes (pure, with those subnets).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import docker.errors
-
-from labctl import images, naming, subnets
-from labctl.errors import InvalidInput, NotRunning, RuntimeFailure
-from labctl.runtime import DockerRuntime, NodeInfo
+from labctl.errors import (
+    InvalidInput,
+    LabctlError,
+    LabRemoved,
+    NodeStopped,
+    NotRunning,
+    SubnetTaken,
+)
+from labctl.runtime.base import NodeInfo, Runtime
+from labctl.signals import shielded
 
 if TYPE_CHECKING:  # the model (pydantic) is only needed to bring a lab up
     from labctl import model
-    from labctl.plan import LabPlan, NetworkPlan, NodePlan
+    from labctl.plan import NodePlan
+
+__all__ = ["Engine", "shielded"]
 
 Progress = Callable[[str], None]
-SUBNET_ATTEMPTS = 8
 
 
 def _quiet(_: str) -> None:
     pass
 
 
+@dataclass
+class _Made:
+    """What one `up` created so far (names), to tell its own failure from a `down`'s."""
+
+    lab: str
+    instance: str
+    networks: set[str] = field(default_factory=set)
+    containers: set[str] = field(default_factory=set)
+
+
 class Engine:
-    def __init__(self, runtime: DockerRuntime, progress: Progress = _quiet):
+    def __init__(self, runtime: Runtime, progress: Progress = _quiet):
         self.runtime = runtime
         self.progress = progress
         # (lab, instance) brought up by this engine, recorded before `up` returns, so a
         # caller interrupted after that can still remove exactly what it made.
         self.created: list[tuple[str, str]] = []
+        self._guard: Future | None = None  # lab networks sealed off, once per engine
+        self._guard_lock = threading.Lock()
 
     # -- up ---------------------------------------------------------------
     def up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
-        """Start the lab and return once every service listens; idempotent."""
-        running = self.status(lab.name, instance)
-        if running and len(running) == len(lab.nodes) and all(
-                n.status == "running" for n in running):
-            self.progress(f"{lab.name} ({instance}) is already up")
-            return running
-        if running or self.runtime.networks(naming.label_filters(lab.name, instance)):
-            self.progress("removing leftovers of an earlier, unfinished run")
-            self.down(lab.name, instance)
-        image = self._image_for(lab)
+        """Start the lab and return once every service listens; idempotent.
+
+        One `up` per lab instance at a time (claims.py): a second one waits
+        for the first, then finds the lab up. A half-made lab is rebuilt.
+        """
+        from labctl.claims import claimed
+        with claimed(lab.name, instance, self.progress):
+            return self._up(lab, instance)
+
+    def _up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
+        guard = self._ensure_guard()
+        # Three questions to the engine at once: each is a round trip of its own. The
+        # image is needed only once the networks exist.
+        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="labctl-ask")
         try:
-            plan = self._create_networks(lab, instance, image)
-            self._start_nodes(plan)
+            found_nodes = pool.submit(self.status, lab.name, instance)
+            found_networks = pool.submit(self.runtime.networks, lab.name, instance)
+            found_image = pool.submit(self._image_for, lab)
+        finally:
+            pool.shutdown(wait=False)
+        running = found_nodes.result()
+        if running and len(running) == len(lab.nodes) and all(n.running for n in running):
+            self.progress(f"{lab.name} ({instance}) is already up")
+            guard.result()  # back in place if the host's ruleset was flushed
+            return running
+        if running or found_networks.result():
+            self.progress("repairing a half-made lab: removing what an earlier run left")
+            self.down(lab.name, instance)
+        made = _Made(lab.name, instance)
+        try:
+            nodes = self._plan(lab, instance, found_image.result, made)
+            guard.result()  # before any node starts: no node, no packet
+            self._start_nodes(nodes, made)
             self.created.append((lab.name, instance))
-            return self.status(lab.name, instance)
+            running = self.status(lab.name, instance)
+            self._place_link_loss(lab, running)
+            return running
         except BaseException:
             with shielded():
                 self.progress("rolling back")
                 self.down(lab.name, instance)
             raise
 
-    def _image_for(self, lab: model.Lab) -> str:
-        custom = {n.image for n in lab.nodes.values() if n.image}
-        for ref in custom:
-            if not self.runtime.has_image(ref):
-                raise InvalidInput(f"image '{ref}' is not on this host (no registry to pull "
-                                   "from): build it first")
-        if any(not n.image for n in lab.nodes.values()):
-            return images.ensure_images(self.runtime.api, self.progress)
-        return images.NODE_IMAGE
+    def _place_link_loss(self, lab: model.Lab, running: list[NodeInfo]) -> None:
+        """Lossy links lose packets between the captures where the runtime can do it."""
+        by_name = {info.node: info for info in running}
+        for name, node in lab.nodes.items():
+            for network, link in node.links.items():
+                if link.loss_percent and name in by_name:
+                    where = ("on the way to the node: its capture never shows a lost packet"
+                             if self.runtime.place_link_loss(by_name[name], network,
+                                                             link.loss_percent)
+                             else "inside the node, after its capture")
+                    self.progress(f"{name}: {link.loss_percent:g}% loss on {network}, {where}")
 
-    def _create_networks(self, lab: model.Lab, instance: str, image: str) -> LabPlan:
-        """One internal bridge per lab network, on a subnet no other network holds."""
-        from labctl.plan import network_plan, plan_lab, routed_networks
-        routed = routed_networks(lab)
-        used = self.runtime.used_subnets()
-        fixed = {name: net.subnet for name, net in lab.networks.items() if net.subnet}
-        for name, subnet in fixed.items():  # all checked before anything is created
-            for held, holder in used.items():
-                if ipaddress.IPv4Network(subnet).overlaps(held):
-                    raise InvalidInput(f"{lab.name}: network '{name}' wants {subnet}, which "
-                                       f"overlaps {held} held by Docker network '{holder}'")
-        chosen: dict[str, str] = {}
-        for name in lab.networks:
-            if name in fixed:
-                self._create_one(network_plan(lab.name, instance, name, fixed[name],
-                                              name in routed))
-                chosen[name] = fixed[name]
-            else:
-                chosen[name] = self._create_pooled(lab.name, instance, name, used,
-                                                   name in routed)
-            used[ipaddress.IPv4Network(chosen[name])] = name
-            self.progress(f"network {name} {chosen[name]}")
-        return plan_lab(lab, instance, chosen, image)
+    def _ensure_guard(self) -> Future:
+        """Seal lab networks off (runtime.ensure_isolation) while they are being made."""
+        with self._guard_lock:
+            failed = self._guard is not None and self._guard.done() and self._guard.exception()
+            if self._guard is None or failed:
+                self._guard = Future()
+                threading.Thread(target=self._isolate, args=(self._guard,),
+                                 name="labctl-guard", daemon=True).start()
+            return self._guard
 
-    def _create_pooled(self, lab: str, instance: str, name: str, used: dict, routed: bool
-                       ) -> str:
-        from labctl.plan import network_plan
-        for attempt, subnet in enumerate(subnets.candidates(f"{lab}/{instance}/{name}",
-                                                            list(used))):
-            net = network_plan(lab, instance, name, str(subnet), routed)
-            try:
-                self._create_one(net)
-            except docker.errors.APIError as exc:
-                # Another `up` may have taken this subnet since we looked: try the next.
-                if "overlap" in str(exc).lower() and attempt < SUBNET_ATTEMPTS:
-                    continue
-                raise RuntimeFailure(f"cannot create network {net.docker_name}: "
-                                     f"{exc.explanation or exc}") from None
-            return str(subnet)
-        raise RuntimeFailure("no free subnet found")  # pragma: no cover
-
-    def _create_one(self, net: NetworkPlan) -> None:
-        # Shielded: an interrupt mid-request could leave a network we never saw.
-        with shielded():
-            self.runtime.create_network(net)
-
-    def _start_nodes(self, plan: LabPlan) -> None:
-        cancel = threading.Event()
-        pool = ThreadPoolExecutor(max_workers=min(8, len(plan.nodes)),
-                                  thread_name_prefix="labctl-up")
+    def _isolate(self, future: Future) -> None:
         try:
-            futures = [pool.submit(self._start_node, plan, node, cancel) for node in plan.nodes]
+            future.set_result(self.runtime.ensure_isolation(self.progress))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+            future.set_exception(exc)
+
+    def _image_for(self, lab: model.Lab) -> str:
+        for ref in sorted({n.image for n in lab.nodes.values() if n.image}):
+            self.runtime.ensure_image(ref)  # ImageMissing: there is no registry to pull from
+        if any(not n.image for n in lab.nodes.values()):
+            return self.runtime.ensure_image(None, self.progress)
+        from labctl.images import node_ref
+        return node_ref()  # every node names its own image: this one is unused
+
+    def _plan(self, lab: model.Lab, instance: str, image: Callable[[], str], made: _Made
+              ) -> tuple[NodePlan, ...]:
+        """Networks first (their subnets come from the runtime), then the nodes on them."""
+        from labctl.plan import plan_networks, plan_nodes
+        subnets: dict[str, str] = {}
+        # Fixed subnets first: a clash is the lab author's to fix, before anything else.
+        for net in sorted(plan_networks(lab, instance), key=lambda n: n.subnet is None):
+            try:
+                subnets[net.name] = self.runtime.create_network(net).subnet
+            except SubnetTaken as taken:
+                if net.subnet is None:
+                    raise
+                raise InvalidInput(f"{lab.name}: network '{net.name}' wants {net.subnet}, "
+                                   f"which overlaps {taken.held} held by {taken.holder}"
+                                   ) from None
+            made.networks.add(net.name)
+            self.progress(f"network {net.name} {subnets[net.name]}")
+        return plan_nodes(lab, instance, subnets, image())
+
+    def _start_nodes(self, nodes: tuple[NodePlan, ...], made: _Made) -> None:
+        cancel = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=min(8, len(nodes)), thread_name_prefix="labctl-up")
+        try:
+            futures = [pool.submit(self._start_node, node, cancel, made) for node in nodes]
             for future in as_completed(futures):
                 future.result()
-        except BaseException:
+        except BaseException as exc:
             cancel.set()
-            # Removing the containers ends the readiness streams the workers block on.
+            # Asked before our own clean-up removes anything: did someone else?
+            removed = isinstance(exc, LabctlError) and self._taken_away(made)
+            # Removing the nodes ends the readiness streams the workers block on.
             with shielded():
-                self._remove(plan.lab, plan.instance)
+                self._remove_nodes(self.runtime.nodes(nodes[0].lab, nodes[0].instance))
                 pool.shutdown(wait=True, cancel_futures=True)
+            if removed:
+                raise LabRemoved(made.lab, made.instance) from None
             raise
         pool.shutdown()
 
-    def _start_node(self, plan: LabPlan, node: NodePlan, cancel: threading.Event) -> None:
+    def _start_node(self, node: NodePlan, cancel: threading.Event, made: _Made) -> None:
         if cancel.is_set():
             return
-        ident = self.runtime.create_node(node)
+        container = self.runtime.start_node(node)
+        made.containers.add(container)
         if cancel.is_set():
             return
-        self.runtime.start(ident)
         if node.agent:  # a custom image has no agent to report readiness: running is all
-            self.runtime.wait_ready(ident, node.name)
+            self.runtime.wait_ready(container, node.name)
         self.progress(f"{node.name} ready")
+
+    def _taken_away(self, made: _Made) -> bool:
+        """A concurrent `down` is removing the lab, or removed a node or network this
+        `up` made (a node that fails on its own stays, stopped, until we remove it)."""
+        from labctl.claims import being_removed
+        if being_removed(made.lab, made.instance):
+            return True
+        try:
+            nodes = {n.container for n in self.runtime.nodes(made.lab, made.instance)}
+            networks = {n.name for n in self.runtime.networks(made.lab, made.instance)}
+        except LabctlError:
+            return False
+        return bool(made.containers - nodes or made.networks - networks)
 
     # -- down and status ---------------------------------------------------
     def down(self, lab: str | None, instance: str | None) -> tuple[int, int]:
-        """Remove every container and network carrying our labels for lab/instance."""
-        return self._remove(lab, instance)
+        """Remove every node and network of lab/instance (None: all of them)."""
+        from labctl.claims import removing
+        if lab is None or instance is None:  # a concurrent `up` sees its nodes vanish
+            return self._down(lab, instance)
+        with removing(lab, instance):
+            return self._down(lab, instance)
 
-    def _remove(self, lab: str | None, instance: str | None) -> tuple[int, int]:
-        filters = naming.label_filters(lab, instance)
-        containers = self.runtime.containers(filters)
-        if containers:
-            def remove(summary: dict) -> None:
-                capturing = naming.CAPTURE in (summary.get("Labels") or {})
-                running = summary.get("State") == "running"
-                self.runtime.remove_container(summary["Id"], graceful=capturing and running)
-            with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
-                list(pool.map(remove, containers))
-        networks = self.runtime.networks(filters)
+    def _down(self, lab: str | None, instance: str | None) -> tuple[int, int]:
+        nodes = self.runtime.nodes(lab, instance)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # asked while the nodes go
+            listed = pool.submit(self.runtime.networks, lab, instance)
+            self._remove_nodes(nodes)
+            networks = listed.result()
         for net in networks:
-            self.runtime.remove_network(net["Id"])
-        return len(containers), len(networks)
+            self.runtime.remove_network(net)
+        return len(nodes), len(networks)
+
+    def _remove_nodes(self, nodes: list[NodeInfo]) -> None:
+        if nodes:
+            with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+                list(pool.map(self.runtime.remove_node, nodes))
 
     def gc(self, instance: str | None) -> tuple[int, int]:
-        """What a crash left: our containers that are not running, our empty networks."""
-        filters = naming.label_filters(None, instance)
-        dead = [c for c in self.runtime.containers(filters) if c.get("State") != "running"]
-        for container in dead:
-            self.runtime.remove_container(container["Id"])
-        empty = [n for n in self.runtime.networks(filters)
-                 if not self.runtime.network_in_use(n["Id"])]
+        """What a crash left: our nodes that are not running, our networks none uses."""
+        nodes = self.runtime.nodes(None, instance)
+        dead = [n for n in nodes if not n.running]
+        for node in dead:
+            self.runtime.remove_node(node)
+        used = {(n.lab, n.instance, net) for n in nodes if n.running for net in n.addresses}
+        empty = [net for net in self.runtime.networks(None, instance)
+                 if (net.lab, net.instance, net.name) not in used]
         for net in empty:
-            self.runtime.remove_network(net["Id"])
+            self.runtime.remove_network(net)
         return len(dead), len(empty)
 
     def status(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
-        infos = [self.runtime.node_info(c)
-                 for c in self.runtime.containers(naming.label_filters(lab, instance))]
-        return sorted(infos, key=lambda n: (n.lab, n.instance, n.node))
+        return sorted(self.runtime.nodes(lab, instance),
+                      key=lambda n: (n.lab, n.instance, n.node))
+
+    # -- finding what runs ---------------------------------------------------
+    def running_nodes(self, lab: str, wanted: Iterable[str], instance: str,
+                      infos: list[NodeInfo] | None = None) -> dict[str, NodeInfo]:
+        """The lab's nodes by name, every one of `wanted` running, or NotRunning.
+
+        `infos`: a listing already in hand (saves one call to the runtime).
+        """
+        if infos is None:
+            infos = self.status(lab, instance)
+        nodes = {n.node: n for n in infos}
+        missing = [name for name in wanted if name not in nodes or not nodes[name].running]
+        if missing and not infos:
+            raise NotRunning(not_running(lab, instance, missing))
+        if missing:  # the lab was there: part of it stopped or was removed
+            raise NodeStopped(lab, instance, missing[0])
+        return nodes
 
     def find_node(self, lab: str, instance: str, node: str) -> NodeInfo:
         nodes = self.status(lab, instance)
         if not nodes:
-            raise NotRunning(f"{lab} is not running (instance '{instance}'): "
-                             f"run `labctl up {lab}` first")
+            raise NotRunning(not_running(lab, instance))
         for info in nodes:
             if info.node == node:
-                if info.status != "running":
-                    raise NotRunning(f"node '{node}' of {lab} is {info.status}")
+                if not info.running:
+                    raise NodeStopped(lab, instance, node)
                 return info
         names = ", ".join(n.node for n in nodes)
         raise InvalidInput(f"{lab} has no node '{node}' (nodes: {names})")
 
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Hold off SIGINT/SIGTERM while cleaning up, so a second Ctrl-C cannot leak."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signals = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+def not_running(lab: str, instance: str, missing: list[str] | None = None) -> str:
+    """The one message for "the lab is not (fully) running", with the command to fix it
+    (always with its `-i`: the suggestion must work from any shell)."""
+    state = (f"not running (instance '{instance}')" if not missing else
+             f"not fully running (instance '{instance}'; missing: {', '.join(missing)})")
+    return f"{lab} is {state}: run `labctl up {lab} -i {instance}` first"

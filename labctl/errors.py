@@ -7,6 +7,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a check or a command in the lab failed
 EXIT_INVALID = 2  # bad input: invalid lab file, unknown lab or node, bad option
 EXIT_RUNTIME = 3  # the container engine failed or is unreachable
+EXIT_DAMAGED = 4  # trace: a capture was damaged or cut short; what was sound was shown
 EXIT_INTERRUPTED = 130
 
 
@@ -36,6 +37,18 @@ class NotRunning(InvalidInput):
     pass
 
 
+class LabBusy(InvalidInput):
+    """`test` (verify, pytest) was asked to use an instance of a lab that is already up:
+    it would take down a lab it did not bring up."""
+
+    def __init__(self, lab: str, instance: str):
+        super().__init__(
+            f"{lab} is already up as instance '{instance}': labctl test brings up its own copy "
+            f"and takes it down after, so it leaves yours alone. Check the running lab with "
+            f"`labctl check {lab} --instance {instance}`, or test a fresh copy with "
+            f"`labctl test {lab} --instance <another name>`.")
+
+
 class RuntimeFailure(LabctlError):
     exit_code = EXIT_RUNTIME
 
@@ -44,12 +57,54 @@ class EngineUnavailable(RuntimeFailure):
     pass
 
 
+class SubnetTaken(RuntimeFailure):
+    """A subnet a lab network asked for overlaps one the host already holds."""
+
+    def __init__(self, subnet: str, held: str, holder: str):
+        self.subnet, self.held, self.holder = subnet, held, holder
+        super().__init__(f"{subnet} overlaps {held} held by {holder}")
+
+
+class ImageMissing(InvalidInput):
+    """A lab names an image the host does not have (there is no registry to pull from)."""
+
+
 class ImageBuildFailed(RuntimeFailure):
     pass
 
 
 class NodeFailed(RuntimeFailure):
     """A node did not become ready: its service exited or never listened."""
+
+
+def repair_hint(lab: str, instance: str) -> str:
+    return f"`labctl up {lab} -i {instance}` repairs it"
+
+
+class NodeStopped(NotRunning, RuntimeFailure):
+    """A node stopped or was removed while a command used it (`during`: which command).
+
+    Not bad input (exit 3): the lab was there, and the runtime lost part of it.
+    """
+
+    exit_code = EXIT_RUNTIME
+
+    def __init__(self, lab: str, instance: str, node: str, during: str = ""):
+        self.lab, self.instance, self.node, self.during = lab, instance, node, during
+        super().__init__(lab, instance, node)
+
+    def __str__(self) -> str:
+        during = f" during {self.during}" if self.during else ""
+        return (f"node {self.node} of {self.lab} (instance {self.instance}) stopped{during}: "
+                f"{repair_hint(self.lab, self.instance)}")
+
+
+class LabRemoved(RuntimeFailure):
+    """A concurrent `down` removed the lab an `up` was bringing up."""
+
+    def __init__(self, lab: str, instance: str):
+        self.lab, self.instance = lab, instance
+        super().__init__(f"{lab} (instance {instance}) was removed by a concurrent down")
 
 
 class Problem:

@@ -1,7 +1,7 @@
-"""testinfra hosts for lab nodes, talking to the engine through the docker SDK.
+"""testinfra hosts for lab nodes, talking to the node through labctl's runtime.
 
 testinfra's own docker backend starts the docker CLI once per command. This
-backend execs through the SDK and remembers each command's result for the
+backend execs through the runtime and remembers each command's result for the
 life of the host, so a batch of checks on one node (several ports against
 one `ss` listing, say) costs one exec per distinct command. Make a fresh
 host for each check run: its answers are a snapshot.
@@ -17,13 +17,13 @@ from typing import Any
 import testinfra.host
 from testinfra.backend import base
 
-from labctl.runtime import DockerRuntime
+from labctl.runtime import Runtime
 
 
 class LabNodeBackend(base.BaseBackend):
     NAME = "labctl"
 
-    def __init__(self, runtime: DockerRuntime, container: str, node: str, **kwargs: Any):
+    def __init__(self, runtime: Runtime, container: str, node: str, **kwargs: Any):
         self.runtime = runtime
         self.container = container
         self.node = node
@@ -78,14 +78,12 @@ for cmd in json.loads(sys.argv[1]):
 print(json.dumps(out))
 """
 
-# What testinfra asks a Linux node before and while it checks sockets and
-# processes (testinfra 10). Fetched in one exec; anything else runs on demand.
+# What testinfra asks a Linux node before it checks sockets and processes
+# (testinfra 10); each check kind adds its own commands (checks/registry.py).
+# Fetched in one exec; anything else runs on demand.
 DISCOVERY = ["uname -s", "cat /etc/os-release", "uname -m", "command -v command",
              "command -v ss", "realpath /bin/ps", "test -e /bin/busybox"]
-SOCKETS = ["/usr/bin/ss --numeric --listening --tcp", "/usr/bin/ss --numeric --listening --udp",
-           "/usr/bin/ss --numeric --listening --tcp --udp"]
-PROCESSES = ["ps -Aww -o comm:50,pcpu:50,pid:50,pmem:50,lstart:50,args"]
 
 
-def host(runtime: DockerRuntime, container: str, node: str) -> testinfra.host.Host:
+def host(runtime: Runtime, container: str, node: str) -> testinfra.host.Host:
     return testinfra.host.Host(LabNodeBackend(runtime, container, node))

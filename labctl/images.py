@@ -4,10 +4,18 @@ Two layers, each rebuilt only when its inputs change (their content hash is
 recorded in the image's `labctl.image.hash` label):
 
 - base: a Debian bookworm root filesystem made by mmdebstrap from
-  images/base/packages.txt and imported with the docker SDK; or, on hosts
+  images/base/packages.txt and imported into the engine; or, on hosts
   with a registry, images/base/Dockerfile.
 - node: the base plus labctl's in-container code (labctl/node), built from
   images/node/Dockerfile. Editing a service rebuilds this layer in seconds.
+
+What to build and when is decided here; the engine calls (inspect, import,
+build, tag) go through an ImageStore that the runtime provides.
+
+Both are tagged by their content hash (labctl/base:<hash>, labctl/node:<hash>), so
+checkouts with different node code each get their own image and never retag one
+another's. `labctl images build` also points labctl/node:latest at the result, as a
+convenience alias for hand-run docker commands; labctl itself never reads it.
 """
 
 from __future__ import annotations
@@ -18,16 +26,16 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import docker.errors
+from typing import Protocol
 
 from labctl.errors import ImageBuildFailed
 from labctl.paths import images_dir, node_code_dir
 
 BASE_REPO = "labctl/base"
-NODE_IMAGE = "labctl/node:latest"
+NODE_REPO = "labctl/node"
+LATEST_ALIAS = f"{NODE_REPO}:latest"
 HASH_LABEL = "labctl.image.hash"
 SUITE = "bookworm"
 # Docs, manuals and translations are a third of the root filesystem and no lab reads them.
@@ -39,6 +47,23 @@ Progress = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     pass
+
+
+class ImageStore(Protocol):
+    """The three image operations the build needs from an engine."""
+
+    def label(self, ref: str, key: str) -> str | None:
+        """The image's label `key`, or None if there is no such image (or label)."""
+
+    def import_rootfs(self, tarball: Path, ref: str, changes: list[str]) -> None:
+        """Import a root filesystem tarball as image `ref`."""
+
+    def build(self, context: io.BytesIO, tag: str, labels: dict[str, str],
+              buildargs: dict[str, str]) -> Iterator[str]:
+        """Build a Dockerfile context; yield progress lines; ImageBuildFailed on error."""
+
+    def tag(self, ref: str, alias: str) -> None:
+        """Give image `ref` a second name `alias` (repo:tag)."""
 
 
 def packages() -> list[str]:
@@ -72,45 +97,48 @@ def node_hash() -> str:
     return _digest(parts)
 
 
-def _label_of(api: docker.APIClient, ref: str) -> str | None:
-    try:
-        return (api.inspect_image(ref)["Config"].get("Labels") or {}).get(HASH_LABEL)
-    except docker.errors.ImageNotFound:
-        return None
+def node_ref(digest: str | None = None) -> str:
+    """The node image's content-addressed reference for this checkout's code."""
+    return f"{NODE_REPO}:{digest or node_hash()}"
 
 
-def ensure_images(api: docker.APIClient, progress: Progress = _quiet, method: str = "auto",
-                  force: bool = False) -> str:
-    """Build whatever is missing or stale; return the node image reference."""
+def ensure_images(store: ImageStore, progress: Progress = _quiet, method: str = "auto",
+                  force: bool = False, alias: bool = False) -> str:
+    """Build whatever is missing or stale; return the node image reference.
+
+    alias: also point labctl/node:latest at it (`labctl images build` does)."""
     want = node_hash()
-    if not force and _label_of(api, NODE_IMAGE) == want:
-        progress(f"{NODE_IMAGE} is up to date ({want})")
-        return NODE_IMAGE
-    base = build_base(api, progress, method, force)
-    build_node(api, base, want, progress)
-    return NODE_IMAGE
+    ref = node_ref(want)
+    if force or store.label(ref, HASH_LABEL) != want:
+        base = build_base(store, progress, method, force)
+        build_node(store, base, want, progress)
+    else:
+        progress(f"{ref} is up to date")
+    if alias:
+        store.tag(ref, LATEST_ALIAS)
+    return ref
 
 
-def build_base(api: docker.APIClient, progress: Progress = _quiet, method: str = "auto",
+def build_base(store: ImageStore, progress: Progress = _quiet, method: str = "auto",
                force: bool = False) -> str:
     digest = base_hash()
     ref = f"{BASE_REPO}:{digest}"
-    if not force and _label_of(api, ref) == digest:
+    if not force and store.label(ref, HASH_LABEL) == digest:
         progress(f"base image {ref} is up to date")
         return ref
     if method == "auto":
         method = "mmdebstrap" if shutil.which("mmdebstrap") else "dockerfile"
     progress(f"building base image {ref} with {method}")
     if method == "mmdebstrap":
-        _base_from_mmdebstrap(api, ref, digest, progress)
+        _base_from_mmdebstrap(store, ref, digest, progress)
     elif method == "dockerfile":
-        _base_from_dockerfile(api, ref, digest, progress)
+        _base_from_dockerfile(store, ref, digest, progress)
     else:
         raise ImageBuildFailed(f"unknown build method '{method}' (mmdebstrap or dockerfile)")
     return ref
 
 
-def _base_from_mmdebstrap(api: docker.APIClient, ref: str, digest: str, progress: Progress):
+def _base_from_mmdebstrap(store: ImageStore, ref: str, digest: str, progress: Progress):
     with tempfile.TemporaryDirectory(prefix="labctl-rootfs-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
         argv = ["mmdebstrap", "--variant=essential", f"--include={','.join(packages())}",
@@ -126,22 +154,21 @@ def _base_from_mmdebstrap(api: docker.APIClient, ref: str, digest: str, progress
         if proc.wait() != 0:
             raise ImageBuildFailed("mmdebstrap failed:\n" + "\n".join(tail))
         progress("importing the root filesystem into Docker")
-        repo, tag = ref.split(":")
-        api.import_image(src=str(tarball), repository=repo, tag=tag,
-                         changes=[f"LABEL {HASH_LABEL}={digest}", 'CMD ["/bin/bash"]'])
+        store.import_rootfs(tarball, ref, [f"LABEL {HASH_LABEL}={digest}", 'CMD ["/bin/bash"]'])
 
 
-def _base_from_dockerfile(api: docker.APIClient, ref: str, digest: str, progress: Progress):
+def _base_from_dockerfile(store: ImageStore, ref: str, digest: str, progress: Progress):
     base_dir = images_dir() / "base"
     context = _tar_context([("Dockerfile", base_dir / "Dockerfile"),
                             ("packages.txt", base_dir / "packages.txt")])
-    _docker_build(api, context, ref, {HASH_LABEL: digest}, {}, progress)
+    _build(store, context, ref, {HASH_LABEL: digest}, {}, progress)
 
 
-def build_node(api: docker.APIClient, base_ref: str, digest: str, progress: Progress = _quiet):
-    progress(f"building {NODE_IMAGE} on {base_ref}")
+def build_node(store: ImageStore, base_ref: str, digest: str, progress: Progress = _quiet):
+    ref = node_ref(digest)
+    progress(f"building {ref} on {base_ref}")
     context = _tar_context(_node_files())
-    _docker_build(api, context, NODE_IMAGE, {HASH_LABEL: digest}, {"BASE": base_ref}, progress)
+    _build(store, context, ref, {HASH_LABEL: digest}, {"BASE": base_ref}, progress)
 
 
 def _tar_context(files: list[tuple[str, Path]]) -> io.BytesIO:
@@ -153,14 +180,6 @@ def _tar_context(files: list[tuple[str, Path]]) -> io.BytesIO:
     return buffer
 
 
-def _docker_build(api, context, tag, labels, buildargs, progress: Progress):
-    try:
-        for chunk in api.build(fileobj=context, custom_context=True, tag=tag, labels=labels,
-                               buildargs=buildargs, rm=True, forcerm=True, decode=True):
-            if "error" in chunk:
-                raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
-            text = chunk.get("stream", "").strip()
-            if text:
-                progress(text)
-    except docker.errors.APIError as exc:
-        raise ImageBuildFailed(f"building {tag} failed: {exc.explanation}") from None
+def _build(store: ImageStore, context, tag, labels, buildargs, progress: Progress) -> None:
+    for line in store.build(context, tag, labels, buildargs):
+        progress(line)

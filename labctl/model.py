@@ -8,21 +8,26 @@ validator.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, ClassVar, Literal
+import re
+from typing import ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from labctl.checks.kinds import KINDS, WIRE_KINDS
+from labctl.fields import (
+    NAME_PATTERN,
+    ExitCode,
+    NodeName,
+    OneOf,
+    Port,
+    Proto,
+    Strict,
+    one_of,
 )
+from labctl.services import SERVICES, EchoService, HttpService, UdpService
 
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$"
-NodeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Proto = Literal["tcp", "udp"]
+__all__ = ["NAME_PATTERN", "NodeName", "Port", "Proto", "Strict", "OneOf", "WIRE_KINDS",
+           "EchoService", "HttpService", "UdpService"]
 
 # Capabilities a lab may grant a node on top of the defaults; anything else
 # (SYS_ADMIN, SYS_MODULE, ...) would let a lab reach the host.
@@ -40,6 +45,7 @@ ALLOWED_SYSCTLS = (
     "net.ipv4.ip_unprivileged_port_start", "net.ipv4.conf.all.rp_filter",
     "net.ipv4.icmp_echo_ignore_all", "net.core.somaxconn",
 )
+SysctlName = Literal[ALLOWED_SYSCTLS]  # type: ignore[valid-type]
 DEFAULT_NETWORK = "lan"
 # Keys other tools accept that would open a lab onto its host.
 FORBIDDEN_NODE_KEYS = {
@@ -56,72 +62,14 @@ FORBIDDEN_NODE_KEYS = {
 }
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class HttpService(Strict):
-    """The seeds' web server: Hello World, gzip when the client accepts it."""
-
-    port: Port = 80
-    gzip: bool = True
-    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
-                             description="Run as this user (default root).")
-
-
-class EchoService(Strict):
-    """The seeds' TCP echo server; serves many clients at once."""
-
-    port: Port = 50007
-    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
-    close_delay: float = Field(0, ge=0, le=300, description="Seconds the server waits "
-                               "after the client's FIN before it closes (CLOSE-WAIT).")
-
-
-class UdpService(Strict):
-    """The seeds' UDP receiver; prints `Received: (data, (ip, port))`."""
-
-    port: Port = 50000
-    echo: bool = False
-    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-
-
-class OneOf(Strict):
-    """A mapping holding exactly one of KINDS, e.g. `- http: {port: 80}`."""
-
-    KINDS: ClassVar[tuple[str, ...]] = ()
-    WHAT: ClassVar[str] = ""
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OneOf:
-        if sum(getattr(self, k) is not None for k in self.KINDS) != 1:
-            raise ValueError(f"a {self.WHAT} is exactly one of: " + ", ".join(self.KINDS))
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in self.KINDS if getattr(self, k) is not None)
-
-    @property
-    def spec(self) -> Strict:
-        return getattr(self, self.kind)
-
-
-class Service(OneOf):
-    """Exactly one of `http`, `echo` or `udp`, e.g. `- http: {port: 80}`."""
-
-    KINDS: ClassVar[tuple[str, ...]] = ("http", "echo", "udp")
+class ServiceBase(OneOf):
     WHAT: ClassVar[str] = "service"
-    http: HttpService | None = None
-    echo: EchoService | None = None
-    udp: UdpService | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: object) -> object:
         # `- echo` is short for `- echo: {}`.
-        if isinstance(value, str) and value in ("http", "echo", "udp"):
+        if isinstance(value, str) and value in SERVICES:
             return {value: {}}
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
@@ -133,7 +81,14 @@ class Service(OneOf):
 
     @property
     def proto(self) -> str:
-        return "udp" if self.kind == "udp" else "tcp"
+        return SERVICES[self.kind].proto
+
+
+# Services are declared, each in one place, in labctl/services.py.
+_NAMES = [f"`{name}`" for name in SERVICES]
+Service = one_of("Service", ServiceBase, {name: s.model for name, s in SERVICES.items()},
+                 f"Exactly one of {', '.join(_NAMES[:-1])} or {_NAMES[-1]}, "
+                 "e.g. `- http: {port: 80}`.")
 
 
 class Capture(Strict):
@@ -154,10 +109,29 @@ class Resources(Strict):
     cpus: float = Field(1.0, gt=0, le=2.0)
 
 
-class Network(Strict):
-    """A lab network: an internal Docker bridge; no way out of the lab."""
+def _subnet_pattern(shortest: int = 16, longest: int = 29) -> str:
+    """A regex for `a.b.c.d/p` with no host bits set, for the JSON Schema (which has no
+    arithmetic): per prefix, the partial octet takes only multiples of its block size."""
+    octet = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+    options = []
+    for prefix in range(shortest, longest + 1):
+        full, bits = divmod(prefix, 8)
+        parts = [octet] * full
+        if bits:
+            parts.append("(" + "|".join(str(v) for v in range(0, 256, 1 << (8 - bits))) + ")")
+        parts += ["0"] * (4 - len(parts))
+        options.append(r"\.".join(parts) + f"/{prefix}")
+    return "^(" + "|".join(f"({o})" for o in options) + ")$"
 
-    subnet: str | None = Field(None, description="IPv4 CIDR; default: one from labctl's pool.")
+
+SUBNET_PATTERN = _subnet_pattern()
+
+
+class Network(Strict):
+    """A lab network: a Docker bridge of its own; no way out of the lab (isolation.py)."""
+
+    subnet: str | None = Field(None, description="IPv4 subnet a.b.c.d/16 to /29; default: one "
+                               "from labctl's pool.", json_schema_extra={"pattern": SUBNET_PATTERN})
 
     @field_validator("subnet")
     @classmethod
@@ -170,6 +144,8 @@ class Network(Strict):
             raise ValueError(f"invalid IPv4 subnet {value!r}: {exc}") from None
         if not 16 <= net.prefixlen <= 29:
             raise ValueError(f"subnet {value} must be between /16 and /29")
+        if not re.fullmatch(SUBNET_PATTERN, value):
+            raise ValueError(f"write the subnet as address/prefix: {net}")
         return str(net)
 
 
@@ -201,8 +177,9 @@ class Node(Strict):
     )
     resources: Resources = Field(default_factory=Resources)
     networks: list[NodeName] | None = Field(
-        None, description=f"Lab networks the node joins (default: {DEFAULT_NETWORK!r}).")
-    sysctls: dict[str, int | str] = Field(default_factory=dict,
+        None, description=f"Lab networks the node joins (default: {DEFAULT_NETWORK!r}).",
+        json_schema_extra={"uniqueItems": True})
+    sysctls: dict[SysctlName, int | str] = Field(default_factory=dict,  # type: ignore[valid-type]
                                           description="Namespaced net.* sysctls (allowlist).")
     links: dict[NodeName, Link] = Field(default_factory=dict,
                                         description="Per network: MTU, loss, delay, rate.")
@@ -218,169 +195,34 @@ class Node(Strict):
 class Step(Strict):
     """A command run on a node (with sh -c), in order, after the lab is up."""
 
+    name: str | None = Field(None, max_length=200,
+                             description="A title for reports (default: the command).")
     on: NodeName
     run: str = Field(min_length=1, max_length=4000)
     background: bool = Field(False, description="Start it and go on (a server, a slow client).")
     wait: float = Field(0, ge=0, le=120, description="Seconds to wait after the step.")
     timeout: float = Field(30, gt=0, le=600, description="Seconds before the step is killed.")
-    exit_code: int | None = Field(0, description="Expected exit code; null accepts any.")
-    stdout_contains: str | None = None
+    exit_code: ExitCode | None = Field(0, description="Expected exit code (0-255); "
+                                       "null accepts any.")
+    stdout_contains: str | None = Field(None, description="Text the output must contain.")
+    stdout_matches: str | None = Field(None, description="A regular expression (Python's re) "
+                                       "the output must match somewhere.")
 
 
-class ListeningCheck(Strict):
-    """A port is (or is not) listening on a node, read with ss inside it."""
-
-    node: NodeName
-    port: Port
-    proto: Proto = "tcp"
-    address: str = Field("0.0.0.0", description="Local address; 0.0.0.0 = all IPv4.")
-    listening: bool = True
-
-
-class ProcessCheck(Strict):
-    node: NodeName
-    name: str = Field(min_length=1, description="Process name or a word of its command line.")
-    running: bool = True
-
-
-class ReachableCheck(Strict):
-    """A TCP connection (or a UDP datagram's lack of ICMP refusal) from one node to another."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    from_: NodeName = Field(alias="from")
-    to: NodeName
-    port: Port
-    reachable: bool = True
-
-
-class WireCheck(Strict):
-    """A check read from captured packets: client -> server:port."""
-
-    client: NodeName
-    server: NodeName
-    port: Port
-    seen_on: NodeName | None = Field(None, description="Read this node's capture "
-                                     "(default: the first capture that has the traffic).")
-
-
-class HandshakeCheck(WireCheck):
-    """SYN, SYN/ACK, ACK seen on the wire (ack = peer seq + 1)."""
-
-
-class NoHandshakeCheck(WireCheck):
-    """UDP datagrams client -> server:port seen, and no TCP handshake at all."""
-
-
-class TeardownCheck(WireCheck):
-    kind: Literal["fin", "rst"] = "fin"
-
-
-class MssCheck(WireCheck):
-    mss: int = Field(ge=1, le=65535, description="MSS option expected in the client's SYN.")
-
-
-class RetransmissionsCheck(WireCheck):
-    at_least: int = Field(1, ge=0)
-    at_most: int | None = Field(None, ge=0)
-
-
-class DatagramsCheck(WireCheck):
-    """Count UDP datagrams client -> server:port on the wire."""
-
-    at_least: int = Field(1, ge=0)
-    at_most: int | None = Field(None, ge=0)
-
-
-class HttpCheck(Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    from_: NodeName = Field(alias="from")
-    url: str = Field(pattern=r"^https?://")
-    status: int = Field(200, ge=100, le=599)
-    headers: dict[str, str] = Field(default_factory=dict,
-                                    description="Headers the response must carry.")
-    request_headers: dict[str, str] = Field(default_factory=lambda: {"Accept-Encoding": "gzip"})
-    body_contains: str | None = None
-
-
-class EchoCheck(Strict):
-    """Send a message to a TCP echo server; the same bytes must come back."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    from_: NodeName = Field(alias="from")
-    to: NodeName
-    port: Port = 50007
-    user: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    backlog: int = Field(16, ge=1, le=4096, description="listen() backlog.")
-    close_delay: float = Field(0, ge=0, le=300, description="Seconds the server waits "
-                               "after the client's FIN before it closes (CLOSE-WAIT).")
-    message: str = "Hello, world"
-
-
-class UdpDeliveredCheck(Strict):
-    """Send a datagram; the receiver's log must show it (`Received: ...`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    from_: NodeName = Field(alias="from")
-    to: NodeName
-    port: Port = 50000
-    message: str = "Hello World"
-
-
-class CommandCheck(Strict):
-    on: NodeName
-    run: str = Field(min_length=1)
-    exit_code: int | None = 0
-    stdout_contains: str | None = None
-    stdout_matches: str | None = Field(None, description="A regular expression.")
-
-
-class SocketsCheck(Strict):
-    """Count sockets in a TCP state (ss), e.g. SYN-RECV at least 10."""
-
-    node: NodeName
-    state: Literal["LISTEN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
-                   "TIME-WAIT", "CLOSE-WAIT", "LAST-ACK", "CLOSING"]
-    port: Port | None = Field(None, description="Local or remote port to count.")
-    at_least: int | None = Field(None, ge=0)
-    at_most: int | None = Field(None, ge=0)
-
-
-CHECK_KINDS = {
-    "listening": ListeningCheck, "process": ProcessCheck, "reachable": ReachableCheck,
-    "handshake": HandshakeCheck, "no_handshake": NoHandshakeCheck, "teardown": TeardownCheck,
-    "mss": MssCheck, "retransmissions": RetransmissionsCheck, "datagrams": DatagramsCheck,
-    "http": HttpCheck,
-    "echo": EchoCheck, "udp_delivered": UdpDeliveredCheck, "command": CommandCheck,
-    "sockets": SocketsCheck,
-}
-WIRE_KINDS = ("handshake", "no_handshake", "teardown", "mss", "retransmissions", "datagrams")
-
-
-class Check(OneOf):
-    """Exactly one check kind, e.g. `- listening: {node: server, port: 80}`."""
-
-    KINDS: ClassVar[tuple[str, ...]] = tuple(CHECK_KINDS)
+class CheckBase(OneOf):
     WHAT: ClassVar[str] = "check"
     name: str | None = Field(None, description="A title for reports (default: generated).")
-    listening: ListeningCheck | None = None
-    process: ProcessCheck | None = None
-    reachable: ReachableCheck | None = None
-    handshake: HandshakeCheck | None = None
-    no_handshake: NoHandshakeCheck | None = None
-    teardown: TeardownCheck | None = None
-    mss: MssCheck | None = None
-    retransmissions: RetransmissionsCheck | None = None
-    datagrams: DatagramsCheck | None = None
-    http: HttpCheck | None = None
-    echo: EchoCheck | None = None
-    udp_delivered: UdpDeliveredCheck | None = None
-    command: CommandCheck | None = None
-    sockets: SocketsCheck | None = None
+
+
+# Check kinds are declared, each in one place, in labctl/checks/ (see registry.py).
+CHECK_KINDS = {name: kind.model for name, kind in KINDS.items()}
+Check = one_of("Check", CheckBase, CHECK_KINDS,
+               "Exactly one check kind, e.g. `- listening: {node: server, port: 80}`.")
 
 
 class Lab(Strict):
     name: NodeName
-    description: str = ""
+    description: str = Field("", max_length=4000)
     networks: dict[NodeName, Network] = Field(
         default_factory=lambda: {DEFAULT_NETWORK: Network()},
         description=f"Default: one network named {DEFAULT_NETWORK!r} holding every node.")

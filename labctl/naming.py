@@ -14,6 +14,7 @@ INSTANCE = "labctl.instance"
 NETWORK = "labctl.network"  # on networks: the name the lab gives it
 NETWORKS = "labctl.networks"  # on containers: the node's lab networks, primary first
 CAPTURE = "labctl.capture"  # path of the node's pcap, when it captures
+LAB_NODES = "labctl.lab.nodes"  # on networks: every node of the lab, "server,client"
 SERVICES = "labctl.services"  # "http/tcp/80,echo/tcp/50007": status works without the YAML
 IMAGE_LABELS = ("labctl.image.hash",)
 
@@ -46,6 +47,14 @@ def network_name(lab: str, instance: str, network: str) -> str:
 
 def container_name(lab: str, instance: str, node: str) -> str:
     return f"labctl.{instance}.{lab}.{node}"
+
+
+def parse_container_name(container: str) -> tuple[str, str, str]:
+    """(lab, instance, node) of a node's container name ("?" for a foreign one)."""
+    parts = container.split(".")
+    if len(parts) == 4 and parts[0] == "labctl":
+        return parts[2], parts[1], parts[3]
+    return "?", "?", container
 
 
 def lab_labels(lab: str, instance: str) -> dict[str, str]:

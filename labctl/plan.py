@@ -11,43 +11,74 @@ import json
 from dataclasses import dataclass, field
 
 from labctl import model, naming
+from labctl.probes import RESERVED_SYSCTL
+from labctl.services import SERVICES
 
-SERVICES_DIR = "/opt/labctl/services"
 CAPTURE_DIR = "/captures"
 
 # Every node: bind the course's privileged ports (80) as root; raw sockets
 # for ping, tcpdump, nmap SYN scans and hping3; SETUID/SETGID so tcpdump can
-# stay root (-Z root) and services can run as another user.
-BASE_CAPABILITIES = ("NET_BIND_SERVICE", "NET_RAW", "SETUID", "SETGID")
+# stay root (-Z root) and services can run as another user; KILL so the agent can
+# stop a fork bomb run as another user (it reaches only the node's own processes).
+BASE_CAPABILITIES = ("KILL", "NET_BIND_SERVICE", "NET_RAW", "SETUID", "SETGID")
 # Changing interfaces, routes, queues or iptables: offloads for captures,
 # MTU and impairments, routes through a router, NAT.
 NET_ADMIN = "NET_ADMIN"
 # Docker lets any user bind any port in a container (ip_unprivileged_port_start
 # = 0). The course teaches that ports below 1024 need privileges: restore that.
-DEFAULT_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "1024"}
+# And labctl's probes send from a reserved range that no program gets by chance (probes.py).
+DEFAULT_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "1024",
+                   RESERVED_SYSCTL[0]: RESERVED_SYSCTL[1]}
+# no-new-privileges: setuid binaries gain nothing. AppArmor's docker-default where the
+# host has AppArmor (the engine ignores it elsewhere). Seccomp: the engine's default
+# profile applies to every container not marked unconfined; Docker 20.10 has no name
+# for it (seccomp=builtin is refused), so it is asserted by a test rather than named.
+SECURITY_OPT = ("no-new-privileges", "apparmor=docker-default")
+# The root filesystem is read-only, so nothing a node does lands on the host's disk.
+# What the course's tools write goes to tmpfs, sized as a fraction of memory_mib
+# (tmpfs pages count toward the node's memory limit): path -> (divisor, options).
+# At the default 128 MiB: /tmp 16, /root 8, /var/tmp 4, /run 4, /dev/shm 4 MiB, and
+# /captures 32 MiB on capturing nodes; at most 68 MiB, leaving over half for processes.
+TMPFS = {
+    "/tmp": (8, "mode=1777,exec"),  # lab steps' files (loss-lab's /tmp/received), scripts
+    "/root": (16, "mode=700,exec"),  # HOME and working directory of `exec` and `shell`
+    "/var/tmp": (32, "mode=1777"),
+    "/run": (32, "mode=755"),  # iptables' xtables.lock, ip netns
+}
+CAPTURE_TMPFS_DIVISOR = 4  # a capture stops at max_packets, max_seconds or this size
+SHM_DIVISOR = 32  # /dev/shm (Docker's default is 64 MiB whatever the memory limit)
+WORKDIR = "/root"
 
 
 @dataclass(frozen=True)
 class NetworkPlan:
+    lab: str
+    instance: str
     name: str  # as the lab calls it
-    docker_name: str
-    subnet: str
-    gateway: str
-    labels: dict[str, str] = field(default_factory=dict)
+    subnet: str | None = None  # None: the runtime allocates one from labctl's pool
     # Carries packets for other subnets (a router's side): Docker's internal
-    # mode would drop them, so it is a plain bridge that still has no way out.
+    # mode would drop them, so it is a plain bridge; the host guard
+    # (isolation.py) keeps them in the lab.
     routed: bool = False
+    nodes: tuple[str, ...] = ()  # every node of the lab, recorded with the network
+
+
+    @property
+    def pool_key(self) -> str:
+        """Where pool allocation starts (a hash of it): concurrent `up`s rarely race."""
+        return f"{self.lab}/{self.instance}/{self.name}"
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    network: str
-    docker_name: str
+    network: str  # as the lab calls it
     ip: str
 
 
 @dataclass(frozen=True)
 class NodePlan:
+    lab: str
+    instance: str
     name: str
     container: str
     endpoints: tuple[Endpoint, ...]
@@ -57,13 +88,24 @@ class NodePlan:
     pids: int
     nano_cpus: int
     sysctls: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    services: str = ""  # "http/tcp/80,echo/tcp/50007": status works without the YAML
+    capture: str = ""  # pcap path inside the node, if it captures
     spec: dict = field(default_factory=dict)
     agent: bool = True  # labctl's image: its agent sets the node up and reports readiness
+    read_only: bool = True
+    tmpfs: dict[str, str] = field(default_factory=dict)  # path -> mount options
+    shm_bytes: int = 64 * 1024 * 1024
+    security_opt: tuple[str, ...] = SECURITY_OPT
+    extra_hosts: dict[str, str] = field(default_factory=dict)  # written into /etc/hosts
+    workdir: str = ""  # "": the image's own
 
     @property
     def ip(self) -> str:
         return self.endpoints[0].ip
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(e.network for e in self.endpoints)
 
     @property
     def spec_json(self) -> str:
@@ -77,23 +119,9 @@ class LabPlan:
     networks: tuple[NetworkPlan, ...]
     nodes: tuple[NodePlan, ...]
 
-    @property
-    def labels(self) -> dict[str, str]:
-        return naming.lab_labels(self.lab, self.instance)
-
 
 def service_argv(service: model.Service) -> list[str]:
-    cfg = service.spec
-    argv = ["python3", "-u", f"{SERVICES_DIR}/{service.kind}_server.py", "--port", str(cfg.port)]
-    if isinstance(cfg, model.HttpService) and not cfg.gzip:
-        argv.append("--no-gzip")
-    if isinstance(cfg, model.UdpService) and cfg.echo:
-        argv.append("--echo")
-    if isinstance(cfg, model.EchoService) and cfg.backlog != 16:
-        argv += ["--backlog", str(cfg.backlog)]
-    if isinstance(cfg, model.EchoService) and cfg.close_delay:
-        argv += ["--close-delay", str(cfg.close_delay)]
-    return argv
+    return SERVICES[service.kind].argv(service.spec)
 
 
 def services_label(node: model.Node) -> str:
@@ -111,11 +139,23 @@ def capabilities(node: model.Node) -> tuple[str, ...]:
     return tuple(sorted(caps))
 
 
-def network_plan(lab: str, instance: str, name: str, subnet: str, routed: bool = False
-                 ) -> NetworkPlan:
-    gateway = str(next(ipaddress.ip_network(subnet).hosts()))
-    return NetworkPlan(name, naming.network_name(lab, instance, name), subnet, gateway,
-                       {**naming.lab_labels(lab, instance), naming.NETWORK: name}, routed)
+def gateway(subnet: str) -> str:
+    """The first address of a subnet belongs to the bridge (never given to a node)."""
+    return str(next(ipaddress.ip_network(subnet).hosts()))
+
+
+def tmpfs_mounts(memory_mib: int, capture: bool) -> dict[str, str]:
+    """The writable places of a read-only node, each bounded in size."""
+    mounts = dict(TMPFS)
+    if capture:
+        mounts[CAPTURE_DIR] = (CAPTURE_TMPFS_DIVISOR, "mode=755")
+    return {path: f"size={_mib(memory_mib, divisor)}m,{options}"
+            for path, (divisor, options) in mounts.items()}
+
+
+def _mib(memory_mib: int, divisor: int) -> int:
+    return max(1, memory_mib // divisor)
+
 
 
 def routed_networks(lab: model.Lab) -> set[str]:
@@ -129,45 +169,65 @@ def routed_networks(lab: model.Lab) -> set[str]:
     return routed
 
 
-def plan_lab(lab: model.Lab, instance: str, subnets: dict[str, str], default_image: str
-             ) -> LabPlan:
-    """`subnets` gives each lab network its subnet (the engine picks free ones)."""
-    networks = []
-    addresses: dict[str, dict[str, str]] = {}  # network -> node -> ip
+def plan_networks(lab: model.Lab, instance: str) -> tuple[NetworkPlan, ...]:
+    """The lab's networks, before any subnet is allocated (fixed ones carry theirs)."""
     routed = routed_networks(lab)
+    nodes = tuple(lab.nodes)
+    return tuple(NetworkPlan(lab.name, instance, name, net.subnet, name in routed, nodes)
+                 for name, net in lab.networks.items())
+
+
+def plan_nodes(lab: model.Lab, instance: str, subnets: dict[str, str], default_image: str
+               ) -> tuple[NodePlan, ...]:
+    """`subnets` gives each lab network the subnet the runtime allocated."""
+    addresses: dict[str, dict[str, str]] = {}  # network -> node -> ip
     for net_name in lab.networks:
-        networks.append(network_plan(lab.name, instance, net_name, subnets[net_name],
-                                     net_name in routed))
         hosts = ipaddress.ip_network(subnets[net_name]).hosts()
         next(hosts)  # .1 belongs to the bridge
         addresses[net_name] = {node: str(next(hosts)) for node, spec in lab.nodes.items()
                                if net_name in spec.network_names}
-    by_name = {n.name: n for n in networks}
     nodes = []
     for name, node in lab.nodes.items():
-        endpoints = tuple(Endpoint(net, by_name[net].docker_name, addresses[net][name])
-                          for net in node.network_names)
-        labels = {**naming.lab_labels(lab.name, instance), naming.NODE: name,
-                  naming.SERVICES: services_label(node),
-                  naming.NETWORKS: ",".join(node.network_names)}
-        if node.capture:
-            labels[naming.CAPTURE] = capture_file(name)
         nodes.append(NodePlan(
+            lab=lab.name,
+            instance=instance,
             name=name,
             container=naming.container_name(lab.name, instance, name),
-            endpoints=endpoints,
+            endpoints=tuple(Endpoint(net, addresses[net][name]) for net in node.network_names),
             image=node.image or default_image,
             capabilities=capabilities(node),
             memory_bytes=node.resources.memory_mib * 1024 * 1024,
             pids=node.resources.pids,
             nano_cpus=int(node.resources.cpus * 1e9),
             sysctls={**DEFAULT_SYSCTLS, **{k: str(v) for k, v in node.sysctls.items()}},
-            labels=labels,
-            spec=node_spec(name, node, lab, addresses, {n.name: n.subnet for n in networks}),
+            services=services_label(node),
+            capture=capture_file(name) if node.capture else "",
+            spec=node_spec(name, node, lab, addresses, subnets),
             agent=node.image is None,
+            tmpfs=tmpfs_mounts(node.resources.memory_mib, node.capture is not None),
+            shm_bytes=_mib(node.resources.memory_mib, SHM_DIVISOR) * 1024 * 1024,
+            extra_hosts=unshared_hosts(name, lab, addresses),
+            workdir="" if node.image else WORKDIR,
         ))
-    return LabPlan(lab=lab.name, instance=instance, networks=tuple(networks),
-                   nodes=tuple(nodes))
+    return tuple(nodes)
+
+
+def plan_lab(lab: model.Lab, instance: str, subnets: dict[str, str], default_image: str
+             ) -> LabPlan:
+    """Both plans at once, with every subnet already known (for tests and tools)."""
+    networks = tuple(NetworkPlan(n.lab, n.instance, n.name, subnets[n.name], n.routed)
+                     for n in plan_networks(lab, instance))
+    return LabPlan(lab.name, instance, networks,
+                   plan_nodes(lab, instance, subnets, default_image))
+
+
+def unshared_hosts(name: str, lab: model.Lab, addresses: dict[str, dict[str, str]]
+                   ) -> dict[str, str]:
+    """Docker's DNS only answers for shared networks: name the others in /etc/hosts."""
+    mine = set(lab.nodes[name].network_names)
+    return {other: addresses[spec_.network_names[0]][other]
+            for other, spec_ in lab.nodes.items()
+            if other != name and not mine & set(spec_.network_names)}
 
 
 def node_spec(name: str, node: model.Node, lab: model.Lab,
@@ -194,13 +254,6 @@ def node_spec(name: str, node: model.Node, lab: model.Lab,
         spec["routes"] = routes
     if node.masquerade:
         spec["masquerade"] = {"ip": addresses[node.masquerade][name]}
-    # Docker's DNS only answers for shared networks: name the others in /etc/hosts.
-    mine = set(node.network_names)
-    hosts = {other: addresses[spec_.network_names[0]][other]
-             for other, spec_ in lab.nodes.items()
-             if other != name and not mine & set(spec_.network_names)}
-    if hosts:
-        spec["hosts"] = hosts
     if node.capture:
         spec["capture"] = {**node.capture.model_dump(), "file": capture_file(name)}
         if node.capture.interface != "any":

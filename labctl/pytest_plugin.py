@@ -2,16 +2,27 @@
 
 - Each `lab.yaml` becomes a collector: the lab comes up (and its steps run)
   before its first item, and goes down after its last.
-- Each step and each check is one item; all checks run together on the
-  first check item (one exec per node), then each item reports its own.
+- Each step and each check is one item, named `step N: ...` / `check N: ...`.
+  The lab's captures and node listings are fetched once when the lab comes
+  up; each check item then evaluates its own check, so each item's time is
+  its own.
+- Instances: lab number N (in collection order) runs as PREFIX-N, PREFIX from
+  `--labctl-instance` (or `--instance`), else LABCTL_INSTANCE, else
+  `pytestPID`. A lab already up on that instance is refused, not reused.
+- With pytest-xdist, `-n` distributes with `loadscope`: a lab file's items
+  go to one worker, so the lab comes up once. They also carry
+  `xdist_group(lab)`, for `--dist loadgroup`. An instructor's test module
+  brings up its own copy (instance PREFIX-Nt), so it may run on another worker.
 - Test files in `labs/<lab>/tests/test_*.py` get one fixture per node, by
   node name (`server`, `client`), each a testinfra host. With
-  LABCTL_RUNNING_INSTANCE set (as `labctl test` does), they use that running
-  lab instead of bringing one up.
+  LABCTL_RUNNING_INSTANCE set, they use that running instance instead of
+  bringing the lab up: `labctl test` sets it when it runs a lab's tests/,
+  and you may set it to run them against a lab you brought up yourself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -21,8 +32,47 @@ LAB_FILE = "lab.yaml"
 _labs_up: dict[Path, tuple] = {}  # lab file -> (engine, instance, model), for tests/ modules
 
 
-def _instance() -> str:
-    return os.environ.get("LABCTL_RUNNING_INSTANCE") or f"pytest{os.getpid()}"
+_lab_numbers: dict[Path, int] = {}  # lab file -> its number in collection order
+_prefix: list[str] = []  # set in pytest_configure
+
+
+def pytest_addoption(parser) -> None:
+    parser.getgroup("labctl").addoption(
+        "--labctl-instance", "--instance", dest="labctl_instance", default=None,
+        help="Instance prefix for the labs: lab N runs as PREFIX-N "
+             "(default: LABCTL_INSTANCE, else pytestPID).")
+
+
+def pytest_configure(config) -> None:
+    from labctl import naming
+    from labctl.errors import InvalidInput
+
+    given = config.getoption("labctl_instance") or os.environ.get("LABCTL_INSTANCE")
+    try:
+        _prefix[:] = [naming.check_instance(given) if given else f"pytest{os.getpid()}"]
+    except InvalidInput as exc:
+        raise pytest.UsageError(str(exc)) from None
+    # One lab's items on one worker: `-n` alone means "load", which splits them.
+    # "loadscope" keeps each lab.yaml's items together (their scope is the file).
+    if getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadscope"
+
+
+def _instance(lab_file: Path | None = None, suffix: str = "") -> str:
+    running = os.environ.get("LABCTL_RUNNING_INSTANCE")
+    if running:
+        return running
+    prefix = _prefix[0] if _prefix else f"pytest{os.getpid()}"
+    if lab_file is None:
+        return prefix
+    number = _lab_numbers.setdefault(lab_file.resolve(), len(_lab_numbers))
+    return f"{prefix}-{number}{suffix}"
+
+
+def _item_name(word: str, index: int, text: str) -> str:
+    """`check 3: handshake client → server:80`: one line, no `::` (pytest's separator)."""
+    text = " ".join(text.split()).replace("::", ": :")
+    return f"{word} {index + 1}: {text if len(text) <= 80 else text[:79] + '…'}"
 
 
 def _engine():
@@ -34,6 +84,7 @@ def _engine():
 
 def pytest_collect_file(file_path: Path, parent):
     if file_path.name == LAB_FILE:
+        _lab_numbers.setdefault(file_path.resolve(), len(_lab_numbers))
         return LabFile.from_parent(parent, path=file_path)
     return None
 
@@ -44,42 +95,47 @@ class LabFile(pytest.File):
         from labctl.checks import title
         from labctl.errors import LabInvalid
 
+        group = pytest.mark.xdist_group(name=str(self.path.parent.name))
         try:
             self.lab = loader.load(self.path)
         except LabInvalid as exc:
-            yield InvalidLabItem.from_parent(self, name="valid", problems=str(exc))
+            item = InvalidLabItem.from_parent(self, name="lab file is valid",
+                                              problems=str(exc))
+            item.add_marker(group)
+            yield item
             return
-        for index, step in enumerate(self.lab.steps):
-            yield StepItem.from_parent(self, name=f"step {index + 1} on {step.on}: {step.run}",
-                                       index=index)
-        for index, check in enumerate(self.lab.checks):
-            yield CheckItem.from_parent(self, name=f"{index + 1}. {title(check)}", index=index)
+        items: list[_LabItem] = [
+            StepItem.from_parent(self, name=_item_name("step", i, step.name or
+                                                       f"on {step.on}: {step.run}"), index=i)
+            for i, step in enumerate(self.lab.steps)]
+        items += [CheckItem.from_parent(self, name=_item_name("check", i, title(check)),
+                                        index=i) for i, check in enumerate(self.lab.checks)]
+        for item in items:
+            item.add_marker(group)
+            yield item
 
     def setup(self) -> None:
-        from labctl.runner import running_nodes
-        from labctl.steps import run_steps
+        from labctl.checks import LabState
+        from labctl.session import lab_session
 
         if not hasattr(self, "lab"):
             return  # invalid: its one item reports the problems
-        self.engine = _engine()
-        self.instance = _instance()
-        self.owned = "LABCTL_RUNNING_INSTANCE" not in os.environ
-        infos = self.engine.up(self.lab, self.instance) if self.owned else None
-        self.nodes = running_nodes(self.engine, self.lab, self.instance, infos)
-        self.step_results = run_steps(self.engine.runtime, self.lab.steps, self.nodes)
-        self.check_results = None
+        self._stack = contextlib.ExitStack()
+        self.session = self._stack.enter_context(lab_session(
+            _engine(), self.lab, _instance(self.path),
+            owned="LABCTL_RUNNING_INSTANCE" not in os.environ))
+        self.step_results = self.session.steps()
+        # captures and listings read once, before any active check sends anything
+        self.state = LabState(self.session.engine.runtime, self.session.nodes)
+        self.state.prefetch(self.lab.checks)
 
     def teardown(self) -> None:
-        if getattr(self, "owned", False):
-            self.engine.down(self.lab.name, self.instance)
+        if hasattr(self, "_stack"):
+            self._stack.close()
 
-    def results(self):
-        if self.check_results is None:
-            from labctl.checks import LabState, run_checks
-
-            self.check_results = run_checks(
-                LabState(self.engine.runtime, self.nodes), self.lab.checks)
-        return self.check_results
+    def check(self, index: int):
+        from labctl.checks.run import evaluate
+        return evaluate(self.state, index, self.lab.checks[index])
 
 
 class LabFailure(Exception):
@@ -93,7 +149,9 @@ class _LabItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        # the domain is "LAB: NAME": pytest -v shows a domain that ends the node id with
+        # its dots turned into "::" (0.0.0.0 -> 0::0::0::0); this one never ends it
+        return self.path, None, f"{self.path.parent.name}: {self.name}"
 
 
 class InvalidLabItem(_LabItem):
@@ -119,7 +177,7 @@ class StepItem(_LabItem):
             pytest.skip("an earlier step failed")
         result = results[self.index]
         if not result.passed:
-            raise LabFailure(f"{result.message}\n{result.output[-1000:]}")
+            raise LabFailure(f"{result.message}\n{result.output[-2000:]}")
 
 
 class CheckItem(_LabItem):
@@ -128,7 +186,7 @@ class CheckItem(_LabItem):
         self.index = index
 
     def runtest(self) -> None:
-        result = self.parent.results()[self.index]
+        result = self.parent.check(self.index)
         if not result.passed:
             raise LabFailure(f"{result.message}\nexpected: {result.expected}\n"
                              f"seen:     {result.seen}")
@@ -159,7 +217,7 @@ def pytest_generate_tests(metafunc) -> None:
     from labctl.runtime import connect
 
     runtime = connect()
-    instance = _instance()
+    instance = _instance(lab_file, "t")
     for node in wanted:
         container = naming.container_name(lab.name, instance, node)
         metafunc.parametrize(node, [host(runtime, container, node)], ids=[node])
@@ -174,14 +232,8 @@ def _labctl_lab_for_tests(request):
         yield
         return
     from labctl import loader
-    from labctl.runner import running_nodes
-    from labctl.steps import run_steps
+    from labctl.session import lab_session
 
-    lab = loader.load(lab_file)
-    engine, instance = _engine(), _instance()
-    infos = engine.up(lab, instance)
-    try:
-        run_steps(engine.runtime, lab.steps, running_nodes(engine, lab, instance, infos))
+    with lab_session(_engine(), loader.load(lab_file), _instance(lab_file, "t")) as session:
+        session.steps()
         yield
-    finally:
-        engine.down(lab.name, instance)

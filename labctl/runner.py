@@ -12,56 +12,45 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl import loader, model
-from labctl.checks import CheckResult, LabState, run_checks
-from labctl.engine import Engine, shielded
-from labctl.errors import LabctlError, NotRunning
-from labctl.steps import StepResult, run_steps
+from labctl.checks.registry import CheckResult
+from labctl.engine import Engine
+from labctl.errors import LabctlError, LabInvalid, NodeStopped
+from labctl.report import LabReport, Report, by_lab
+from labctl.session import lab_session
 
-PHASES = ("up", "steps", "checks", "tests", "down")
 Progress = Callable[[str], None]
-
-
-@dataclass
-class LabReport:
-    lab: str
-    instance: str
-    path: str
-    steps: list[StepResult] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
-    error: str | None = None  # the lab could not be brought up or checked at all
-    seconds: dict[str, float] = field(default_factory=dict)  # per phase
-
-    @property
-    def passed(self) -> bool:
-        return (self.error is None and all(s.passed for s in self.steps)
-                and all(c.passed for c in self.checks))
-
-    @property
-    def failed_checks(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.passed]
 
 
 def running_nodes(engine: Engine, lab: model.Lab, instance: str,
                   infos: list | None = None) -> dict:
     """The lab's nodes by name, all running (`infos`: a listing already in hand)."""
-    if infos is None:
-        infos = engine.status(lab.name, instance)
-    nodes = {n.node: n for n in infos}
-    missing = [name for name in lab.nodes if name not in nodes
-               or nodes[name].status != "running"]
-    if missing:
-        raise NotRunning(f"{lab.name} is not fully running (instance '{instance}'; missing: "
-                         f"{', '.join(missing)}): run `labctl up {lab.name}` first")
-    return nodes
+    return engine.running_nodes(lab.name, lab.nodes, instance, infos)
 
 
 def check_running(engine: Engine, lab: model.Lab, instance: str) -> list[CheckResult]:
+    from labctl.checks.run import LabState, run_checks
     state = LabState(engine.runtime, running_nodes(engine, lab, instance))
     return run_checks(state, lab.checks)
+
+
+def up(engine: Engine, lab: model.Lab, instance: str) -> Report:
+    return Report("up", [LabReport(lab.name, instance, nodes=engine.up(lab, instance))])
+
+
+def status(engine: Engine, lab: str | None, instance: str | None) -> Report:
+    return by_lab("status", engine.status(lab, instance), engine.runtime.networks(lab, instance))
+
+
+def check(engine: Engine, lab: model.Lab, instance: str, path: str | None = None) -> Report:
+    """The lab's checks on the running lab (brought up by someone before)."""
+    from labctl.checks.run import LabState, run_checks
+    nodes = running_nodes(engine, lab, instance)
+    checks = run_checks(LabState(engine.runtime, nodes), lab.checks)
+    return Report("check", [LabReport(lab.name, instance, path, nodes=list(nodes.values()),
+                                      checks=checks)])
 
 
 def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
@@ -79,24 +68,24 @@ def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
         progress(f"{lab.name}: {name} done")
 
     try:
-        infos = engine.up(lab, instance)
-        phase_done("up")
-        nodes = running_nodes(engine, lab, instance, infos)
-        report.steps = run_steps(engine.runtime, lab.steps, nodes)
-        phase_done("steps")
-        report.checks = run_checks(LabState(engine.runtime, nodes), lab.checks)
-        phase_done("checks")
-        tests_dir = lab_path.parent / "tests" if lab_path.is_file() else lab_path / "tests"
-        if list(tests_dir.glob("test_*.py")):
-            report.checks.append(run_instructor_tests(tests_dir, instance, len(report.checks)))
-            phase_done("tests")
+        with lab_session(engine, lab, instance, keep=keep) as session:
+            report.nodes = list(session.nodes.values())
+            phase_done("up")
+            report.steps = session.steps()
+            phase_done("steps")
+            report.checks = session.checks()
+            phase_done("checks")
+            tests_dir = lab_path.parent / "tests" if lab_path.is_file() else lab_path / "tests"
+            if list(tests_dir.glob("test_*.py")):
+                report.checks.append(run_instructor_tests(tests_dir, instance,
+                                                          len(report.checks)))
+                phase_done("tests")
     except LabctlError as exc:
+        if isinstance(exc, NodeStopped):
+            exc.during = exc.during or "test"
         report.error = str(exc)
-    finally:
-        if not keep:
-            with shielded():  # a second Ctrl-C must not leave the lab behind
-                engine.down(lab.name, instance)
-            phase_done("down")
+    if not keep:
+        phase_done("down")
     return report
 
 
@@ -121,11 +110,21 @@ def verify(engine: Engine, lab_paths: list[Path], instance_prefix: str, workers:
     """`test` every lab, several at once; each in its own instance, so nothing collides."""
     def one(item: tuple[int, Path]) -> LabReport:
         index, path = item
+        name = path.parent.name if path.is_file() else path.name
         try:
             return test_lab(engine, path, f"{instance_prefix}-{index}", progress=progress)
+        except LabInvalid as exc:
+            problems = [str(p) for p in exc.problems]
+            return LabReport(name, f"{instance_prefix}-{index}", str(path),
+                             error=f"the lab file is invalid ({len(problems)} problems)",
+                             problems=problems)
         except LabctlError as exc:
-            return LabReport(path.parent.name if path.is_file() else path.name,
-                             f"{instance_prefix}-{index}", str(path), error=str(exc))
+            return LabReport(name, f"{instance_prefix}-{index}", str(path), error=str(exc))
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         return list(pool.map(one, enumerate(lab_paths)))
+    finally:
+        # Interrupted: do not wait for the labs still running; the caller removes them,
+        # which also ends whatever the workers wait on.
+        pool.shutdown(wait=False, cancel_futures=True)

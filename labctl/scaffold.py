@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from labctl import loader
+from labctl import loader, schema
 from labctl.errors import InvalidInput
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,4 +33,14 @@ def new_lab(name: str, labs_dir: Path, source: str | None = None) -> Path:
             (target / template).write_text(text.replace("{name}", name)
                                            if template != "lab.yaml" else text.format(name=name))
     loader.load(target)  # the scaffold must itself be a valid lab
+    write_schema(labs_dir)
     return target
+
+
+def write_schema(labs_dir: Path) -> Path:
+    """labs/lab.schema.json, which the template's `$schema=../lab.schema.json` points at."""
+    path = labs_dir / schema.FILE_NAME
+    text = schema.schema_text()
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from labctl.errors import InvalidInput, RuntimeFailure
+from labctl.errors import InvalidInput, RuntimeFailure, SubnetTaken
 
 DEFAULT_POOL = "10.213.0.0/16"
 DEFAULT_PREFIX = 24
@@ -53,3 +53,31 @@ def candidates(key: str, used: Iterable[Network]) -> Iterator[Network]:
         raise RuntimeFailure(
             f"no free /{prefix} subnet left in {net}: run `labctl status` and bring labs down, "
             "or set LABCTL_SUBNET_POOL to a larger pool")
+
+
+SUBNET_ATTEMPTS = 8  # subnets tried when concurrent `up`s keep taking the one we chose
+
+
+def claim(wanted: str | None, key: str, used: dict[Network, str],
+          create: Callable[[str], None]) -> str:
+    """Create a network on `wanted`, or on a free subnet of the pool; return the subnet.
+
+    `used` maps every subnet the host holds to who holds it; `create(subnet)`
+    makes the network and raises SubnetTaken when the subnet was taken since
+    (another `up` at the same moment): the next candidate is tried then.
+    """
+    if wanted:
+        for held, holder in used.items():
+            if ipaddress.IPv4Network(wanted).overlaps(held):
+                raise SubnetTaken(wanted, str(held), holder)
+        create(wanted)
+        return wanted
+    for attempt, subnet in enumerate(candidates(key, list(used))):
+        try:
+            create(str(subnet))
+        except SubnetTaken:
+            if attempt + 1 < SUBNET_ATTEMPTS:
+                continue
+            raise
+        return str(subnet)
+    raise RuntimeFailure("no free subnet found")  # pragma: no cover - candidates raises first

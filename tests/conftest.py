@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The invalid-lab corpus is read by tests/unit/test_invalid_corpus.py, not collected as labs.
 collect_ignore_glob = ["cases/*"]
 TEST_INSTANCE_PREFIX = "t"
+# This session's own instances: several test runs may share one engine at once,
+# and each cleans up (and reports) only what it made.
+SESSION_PREFIX = f"{TEST_INSTANCE_PREFIX}{os.getpid() % 100000}-"
 _counter = itertools.count()
 
 
@@ -56,15 +59,15 @@ def api():
 @pytest.fixture(scope="session")
 def node_image(api):
     """Build (or reuse) the node image once per test session."""
-    from labctl import images
+    from labctl.runtime import DockerRuntime
 
-    return images.ensure_images(api)
+    return DockerRuntime(api).ensure_image()
 
 
 @pytest.fixture
 def instance():
     """A fresh instance name, so tests never collide with a user's labs or each other."""
-    return f"{TEST_INSTANCE_PREFIX}{os.getpid() % 100000}-{next(_counter)}"
+    return f"{SESSION_PREFIX}{next(_counter)}"
 
 
 @pytest.fixture
@@ -106,11 +109,11 @@ def pytest_sessionfinish(session, exitstatus):
 
     leaked = []
     for c in _API.containers(all=True, filters={"label": naming.LAB}):
-        if (c.get("Labels") or {}).get(naming.INSTANCE, "").startswith(TEST_INSTANCE_PREFIX):
+        if (c.get("Labels") or {}).get(naming.INSTANCE, "").startswith(SESSION_PREFIX):
             leaked.append(c["Names"][0])
             _API.remove_container(c["Id"], force=True)
     for n in _API.networks(filters={"label": naming.LAB}):
-        if (n.get("Labels") or {}).get(naming.INSTANCE, "").startswith(TEST_INSTANCE_PREFIX):
+        if (n.get("Labels") or {}).get(naming.INSTANCE, "").startswith(SESSION_PREFIX):
             leaked.append(n["Name"])
             _API.remove_network(n["Id"])
     if leaked:

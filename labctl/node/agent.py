@@ -7,8 +7,14 @@ a service once the kernel lists its port as listening (TCP) or bound (UDP).
 Then one line `labctl-agent: ready` goes to the container log, which labctl
 waits for. As PID 1 the agent also reaps orphans and, on SIGTERM, stops
 tcpdump with SIGINT so the pcap ends cleanly.
+
+It also guards the node's process limit: a fork bomb fills the pids cgroup and
+nothing new can start, `labctl exec` included. Near the limit the agent stops,
+then kills, every process it did not start (exec'd commands and their
+descendants, orphans), keeping itself, the services and tcpdump.
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -21,6 +27,8 @@ import time
 READY = "labctl-agent: ready"  # keep in step with labctl/node_protocol.py
 FAILED = "labctl-agent: failed:"
 READY_TIMEOUT = 20.0
+PIDS_POLL = 0.25  # seconds between looks at the pids cgroup
+PIDS_RESERVE = 8  # act when fewer than this many (or 1/16 of the limit) are left
 
 children = {}  # pid -> (name, Popen)
 
@@ -208,12 +216,114 @@ def wait_until_listening(services):
         time.sleep(0.005)
 
 
+def seal_dev():
+    """/dev is Docker's own 64 MiB tmpfs, the one writable place labctl cannot size.
+    Root in a node has no CAP_DAC_OVERRIDE, so without write permission nothing can be
+    created there; the device nodes themselves keep working."""
+    try:
+        os.chmod("/dev", 0o555)
+    except OSError as exc:
+        say(f"warning: could not make /dev read-only: {exc}")
+
+
+def pids_files():
+    """(current, max) of the node's pids cgroup: v1 layout, then v2."""
+    for directory in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        current, limit = f"{directory}/pids.current", f"{directory}/pids.max"
+        if os.path.exists(current) and os.path.exists(limit):
+            return current, limit
+    return None
+
+
+def read_number(path):
+    with open(path) as f:
+        text = f.read().strip()
+    return None if text == "max" else int(text)
+
+
+def process_parents():
+    """pid -> parent pid for every process in the node."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        # The command name is in parentheses and may hold spaces: split after it.
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def labctl_processes(parents):
+    """The agent, its services and tcpdump, and anything they started. Not the
+    agent's other children: orphans it inherited as PID 1 (a bomb's, say)."""
+    keep = set(children)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in keep} - keep
+        keep |= more
+        grew = bool(more)
+    return keep | {os.getpid()}
+
+
+def clear_runaways():
+    """Stop every other process (stopped ones cannot fork), then kill them all."""
+    stopped = set()
+    while True:
+        parents = process_parents()
+        targets = set(parents) - labctl_processes(parents) - stopped
+        if not targets:
+            break
+        for pid in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            stopped.add(pid)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(stopped)
+
+
+def guard_pids():
+    files = pids_files()
+    limit = read_number(files[1]) if files else None
+    if limit is None:
+        say("no pids limit visible: the fork-bomb guard is off")
+        return
+    threshold = limit - max(PIDS_RESERVE, limit // 16)
+    while True:
+        time.sleep(PIDS_POLL)
+        current = read_number(files[0])
+        if current is not None and current >= threshold:
+            killed = clear_runaways()
+            say(f"{current} of {limit} processes in use: killed {killed} that labctl did not "
+                "start (a fork bomb?), so commands can start again")
+
+
+def watch_capture_space(capture):
+    """tcpdump ignores a full disk (it drops packets silently): say so once."""
+    directory = os.path.dirname(capture["file"])
+    while True:
+        time.sleep(PIDS_POLL * 4)
+        fs = os.statvfs(directory)
+        if fs.f_bavail * fs.f_frsize < 256 * 1024:
+            size_mib = fs.f_blocks * fs.f_frsize // (1024 * 1024)
+            say(f"{directory} is full ({size_mib} MiB; its size follows memory_mib): packets "
+                "from now on are not captured")
+            return
+
+
 def reap_forever():
     while True:
         try:
             pid, status = os.wait()
         except ChildProcessError:
-            signal.pause()
+            # No child now, but orphans (a killed fork bomb's) become ours at any time:
+            # look again soon. (pause() would wait forever: SIGCHLD is ignored.)
+            time.sleep(PIDS_POLL)
             continue
         if pid in children:
             name, _ = children.pop(pid)
@@ -224,20 +334,23 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     spec = json.loads(os.environ.get("LABCTL_SPEC", "{}"))
-    if spec.get("hosts"):
-        with open("/etc/hosts", "a") as hosts:
-            for name, ip in spec["hosts"].items():
-                hosts.write(f"{ip}\t{name}\n")
+    seal_dev()
     apply_links(spec.get("links", []))
     apply_routes(spec.get("routes", []))
     if spec.get("masquerade"):
         apply_masquerade(spec["masquerade"])
+    # Services first: their start-up (a Python interpreter each) overlaps the
+    # offloads and the capture's; nothing sends before labctl reports ready.
+    start_services(spec.get("services", []))
     if spec.get("disable_offload"):
         disable_offload(spec["disable_offload"])
     if spec.get("capture"):
         start_capture(spec["capture"])
-    start_services(spec.get("services", []))
     wait_until_listening(spec.get("services", []))
+    threading.Thread(target=guard_pids, daemon=True).start()
+    if spec.get("capture"):
+        threading.Thread(target=watch_capture_space, args=(spec["capture"],),
+                         daemon=True).start()
     print(READY, flush=True)
     reap_forever()
 

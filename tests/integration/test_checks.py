@@ -124,11 +124,15 @@ def test_pytest_collects_labs_and_their_checks(api, node_image, tmp_path):
     import sys
 
     shutil.copytree(ROOT / "labs/echo-lab", tmp_path / "echo-lab")
-    result = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path), "-q",
+    # The plugin names its instances pytestPID-N: other runs may share the engine.
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", str(tmp_path), "-q",
                              "-p", "no:cacheprovider", "--junitxml", str(tmp_path / "j.xml")],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout
+                            stdout=subprocess.PIPE, text=True)
+    stdout, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stdout
     lab = loader.load(tmp_path / "echo-lab")
     cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
     assert len(list(cases)) == len(lab.steps) + len(lab.checks)
-    assert api.containers(all=True, filters={"label": naming.LAB + "=echo-lab"}) == []
+    left = api.containers(all=True, filters={"label": naming.LAB + "=echo-lab"})
+    assert [c for c in left
+            if c["Labels"].get(naming.INSTANCE, "").startswith(f"pytest{proc.pid}-")] == []

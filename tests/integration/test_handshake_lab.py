@@ -116,6 +116,6 @@ def test_cli_shell_runs_on_the_node(handshake, instance):
 def test_cli_status_json_lists_the_lab(handshake, instance):
     result = run_labctl("status", "--json", "-i", instance)
     assert result.returncode == 0
-    nodes = json.loads(result.stdout)
+    nodes = [n for lab in json.loads(result.stdout)["labs"] for n in lab["nodes"]]
     assert {(n["lab"], n["node"]) for n in nodes} == {("handshake-lab", "server"),
                                                       ("handshake-lab", "client")}

@@ -27,3 +27,15 @@ def test_new_refuses_an_existing_directory_and_bad_names(tmp_path):
         scaffold.new_lab("x-lab", tmp_path)
     with pytest.raises(InvalidInput, match="invalid lab name"):
         scaffold.new_lab("Bad Name", tmp_path)
+
+
+def test_new_lab_points_its_schema_at_a_file_that_exists(tmp_path):
+    import json
+    import re
+
+    from labctl import schema
+
+    target = scaffold.new_lab("my-lab", tmp_path)
+    line = re.search(r"\$schema=(\S+)", (target / "lab.yaml").read_text())
+    published = (target / line.group(1)).resolve()
+    assert json.loads(published.read_text()) == schema.lab_schema()

@@ -1,4 +1,4 @@
-from labctl import trace
+from labctl import trace, trace_layers
 from labctl.analysis import analyse
 from labctl.pcapgen import ACK, FIN, Wire
 
@@ -16,10 +16,14 @@ def conversation():
 
 def test_layer_rows_follow_the_seeds_table():
     conv = conversation().conversations[0]
-    rows = trace.layer_rows(conv.handshake[0])
+    rows = trace.layer_rows(conv.handshake[0], trace.LAB_MEDIUM)
     assert [r[:3] for r in rows] == [["Transport Layer", "TCP", "Segments"],
-                                     ["Network Layer", "IP", "Packets"],
-                                     ["Data Link Layer", "Ethernet", "Frames"]]
+                                     ["Network Layer", "IPv4", "Packets"],
+                                     ["Data Link Layer", "Ethernet", "Frames"],
+                                     ["Physical Layer", "veth pair, Linux bridge", "Bits"]]
+    # The frame's leading bits: the destination MAC bc:f2:b8:57:86:02 comes first.
+    assert rows[3][3:] == ["10111100 11110010 10111000", "01010111 10000110",
+                           "00000010 10111100", "00110101 11011011"]
     assert rows[0][3] == "3-Way handshake (SYN)"
     assert rows[0][4] == "Src Port: 35310 Dst Port: 80"
     assert rows[1][5] == "Src IP: 10.0.0.3 Dst IP: 10.0.0.2"
@@ -47,7 +51,43 @@ def test_svg_and_html_are_well_formed():
     page = trace.html_page(analysis, NAMES, "demo")
     # handshake (3) + teardown (FIN, FIN, final ACK) + the segment list
     assert page.count("<table>") == 3 + 3 + 1
-    assert "<svg" in page
+    assert "<svg" in page and "Legend" in page
+    assert "Raw initial sequence numbers: client 100, server 500" in page
+    assert "title='raw seq 100, raw ack 0, ISN 100'" in page
+
+
+def test_svg_draws_every_connection():
+    import xml.etree.ElementTree as ET
+
+    w = Wire()
+    for isn in (100, 9000, 70000):
+        w.seq = {"c": isn, "s": isn * 2}
+        w.handshake()
+    analysis = analyse(w.pcap())
+    root = ET.fromstring(trace.ladders_svg(analysis.conversations, NAMES))
+    groups = [e for e in root.iter() if e.tag.endswith("}g") and e.get("class") == "connection"]
+    assert [g.get("id") for g in groups] == ["conn-0", "conn-1", "conn-2"]
+    with_tables = trace.ladders_svg(analysis.conversations[:1], NAMES, tables=True)
+    ET.fromstring(with_tables)
+    assert with_tables.count(">Physical Layer<") == 3  # SYN, SYN/ACK, ACK: one table each
+    assert "class=\"legend\"" in with_tables
+
+
+def test_two_views_sender_top_down_receiver_bottom_up():
+    analysis = conversation()
+    matcher = trace.Matcher(analysis)
+    names = {"10.0.0.3": "client", "10.0.0.2": "server"}
+    syn = analysis.conversations[0].handshake[0]
+    sent, received = trace_layers.views(syn, names, "server",
+                                        {"server": matcher, "client": matcher}, "veth")
+    assert sent.title == "#1 3-Way handshake (SYN): client sends (captured on client, #1)"
+    assert [r[0] for r in sent.rows] == ["Transport Layer", "Network Layer", "Data Link Layer",
+                                         "Physical Layer"]
+    assert received.title.startswith("#1 3-Way handshake (SYN): server receives")
+    assert [r[0] for r in received.rows] == ["Physical Layer", "Data Link Layer",
+                                             "Network Layer", "Transport Layer"]
+    only_sender = trace_layers.views(syn, names, "client", {"client": matcher}, "veth")
+    assert len(only_sender) == 1
 
 
 def test_json_data_names_nodes_and_handshake():
@@ -57,3 +97,13 @@ def test_json_data_names_nodes_and_handshake():
     assert tcp["handshake"] == [1, 2, 3]
     assert tcp["teardown"] == "fin"
     assert tcp["segments"][0]["flags"] == ["SYN"]
+
+
+def test_cooked_captures_say_whose_bits_the_physical_row_shows():
+    w = Wire(link="sll2")
+    w.handshake()
+    syn = analyse(w.pcap()).conversations[0].handshake[0]
+    rows = trace.layer_rows(syn, trace.LAB_MEDIUM)
+    assert rows[2][1] == "Linux cooked v2 (SLL2)"
+    assert rows[2][6] == "Src MAC: bc:35:db:cf:1b:03 (a cooked capture keeps no Dst MAC)"
+    assert rows[3][3].startswith("(Linux cooked v2 (SLL2) header, not the wire) 00001000")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The course's TCP echo client (seeds: socket, connect, send, recv, close).
+"""The course's TCP echo client (socket, connect, send, recv, close).
 
 Usage: tcp_client.py [HOST] [PORT] [MESSAGE] [--hold SECONDS] [--abort]
   --hold   keep the connection open (ESTABLISHED) this long before closing

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The course's UDP client (seeds: socket, sendto, close): no connect, no handshake.
+"""The course's UDP client (socket, sendto, close): no connect, no handshake.
 
 Usage: udp_client.py [HOST] [PORT] [MESSAGE] [COUNT]
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The course's TCP echo server (seeds: socket, bind, listen, accept, recv, send, close).
+"""The course's TCP echo server (socket, bind, listen, accept, recv, send, close).
 
-Unlike the seeds' one-shot version, it serves many clients, one thread each,
+Unlike the course's one-shot version, it serves many clients, one thread each,
 so several students or client applications can connect at once.
 """
 

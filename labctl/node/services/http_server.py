@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The course's web server (seeds: "PCAP Example"), runnable in a lab node.
+"""The course's web server (its "PCAP Example"), runnable in a lab node.
 
 Answers every GET with `<HTML><h1>Hello World!</h1></HTML>`, gzip-compressed
 with `content-encoding: gzip` when the request's Accept-Encoding contains
 gzip, always with content-length. Logs each request as
 `[MM/DD/YYYY HH:MM:SS] - client_ip:client_port - GET /path HTTP/1.1 200`.
-The seeds import netifaces to print the default interface and its MAC; a
+The course imports netifaces to print the default interface and its MAC; a
 lab image has no netifaces, so the same facts are read from /proc and /sys.
 """
 
@@ -43,7 +43,7 @@ class Server(SimpleHTTPRequestHandler):
     def do_GET(self):
         compressed = False
         content = b"<HTML><h1>Hello World!</h1></HTML>"
-        if len(content) > 0 and self.gzip_enabled and "accept-encoding" in self.headers:  # noqa: SIM102 - as the seeds write it
+        if len(content) > 0 and self.gzip_enabled and "accept-encoding" in self.headers:  # noqa: SIM102 - as the course writes it
             if "gzip" in self.headers["accept-encoding"]:
                 bytes_ = BytesIO()
                 with GzipFile(fileobj=bytes_, mode="w", compresslevel=5) as f:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The course's UDP receiver (seeds: socket, bind, recvfrom, close).
+"""The course's UDP receiver (socket, bind, recvfrom, close).
 
 Prints `Received: (data, (ip, port))` for each datagram; with --echo it also
 sends each datagram back to its sender (sendto), still without any handshake.

@@ -1,0 +1,642 @@
+"""The Docker runtime: the one module that talks to the Docker engine (docker SDK).
+
+What runs is recorded only in Docker labels (naming.py), so `status` and
+`down` need no lab file. Every SDK or HTTP error becomes a labctl error
+here; no raw dict, exec id or socket leaves this module.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+import importlib
+import io
+import ipaddress
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from labctl import images, isolation, naming, subnets
+from labctl.errors import (
+    EngineUnavailable,
+    ImageBuildFailed,
+    ImageMissing,
+    LabctlError,
+    NodeFailed,
+    NodeStopped,
+    RuntimeFailure,
+    SubnetTaken,
+)
+from labctl.node_protocol import FAILED, READY
+from labctl.runtime.base import (
+    ExecResult,
+    NetworkInfo,
+    NodeInfo,
+    Progress,
+    follow_by_tail,
+)
+from labctl.signals import shielded
+
+if TYPE_CHECKING:
+    import docker
+
+    from labctl.plan import NetworkPlan, NodePlan
+
+T = TypeVar("T")
+
+
+class _Lazy:
+    """A module imported on first use: the docker SDK (and requests under it) take a
+    quarter of a second to import, and `status` and `down` do without them."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if not TYPE_CHECKING:
+    docker = _Lazy("docker")
+
+
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """The SDK's and requests' errors; called in `except` clauses, so only when an
+    exception is raised (which imports them)."""
+    import docker.errors
+    import requests.exceptions
+    return (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+def _explain(exc: BaseException) -> str:
+    return getattr(exc, "explanation", None) or str(exc)
+
+
+class GarbledStream(RuntimeFailure):
+    """The SDK misread an exec's multiplexed output (docker-py #3160, intermittent)."""
+
+
+def _garbled(exc: ValueError) -> bool:
+    return "is not a valid stream" in str(exc)
+
+
+def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn any engine error into RuntimeFailure ("Docker engine: ..."), exit code 3."""
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except LabctlError:
+            raise
+        except engine_errors() as exc:
+            raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
+        except ValueError as exc:
+            if not _garbled(exc):
+                raise
+            raise GarbledStream("Docker engine: a command's output arrived garbled "
+                                "(a known intermittent fault of the Docker SDK); try again"
+                                ) from None
+    return call
+
+
+def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
+    try:
+        yield from chunks
+    except engine_errors() as exc:
+        raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
+
+
+def connect() -> DockerRuntime:
+    from labctl.runtime.docker_lean import LeanAPI, unix_socket
+    path = unix_socket(os.environ.get("DOCKER_HOST"))
+    if path is not None and not os.environ.get("DOCKER_TLS_VERIFY"):
+        return DockerRuntime(LeanAPI(path, _sdk_client))
+    return DockerRuntime(_sdk_client())
+
+
+def _sdk_client() -> docker.APIClient:
+    try:
+        # from_env honours DOCKER_HOST and friends, like the docker CLI does.
+        return docker.from_env(timeout=60).api
+    except engine_errors() as exc:
+        raise EngineUnavailable(f"cannot reach the Docker engine: {exc}") from None
+
+
+class DockerRuntime:
+    """labctl's Runtime (runtime/base.py) on one Docker engine."""
+
+    def __init__(self, api: docker.APIClient):
+        self._api = api
+
+    # -- what runs ---------------------------------------------------------------
+    @_wrapped
+    def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
+        found = self._api.containers(all=True,
+                                     filters={"label": naming.label_filters(lab, instance)})
+        return [_node_info(summary) for summary in found]
+
+    @_wrapped
+    def networks(self, lab: str | None = None, instance: str | None = None
+                 ) -> list[NetworkInfo]:
+        found = self._api.networks(filters={"label": naming.label_filters(lab, instance)})
+        return [_network_info(net) for net in found]
+
+    # -- bring up ----------------------------------------------------------------
+    @_wrapped
+    def create_network(self, net: NetworkPlan) -> NetworkInfo:
+        name = naming.network_name(net.lab, net.instance, net.name)
+        subnet = subnets.claim(net.subnet, net.pool_key, self._used_subnets(),
+                               lambda cidr: self._create_bridge(net, name, cidr))
+        return NetworkInfo(net.lab, net.instance, net.name, subnet, name)
+
+    def _used_subnets(self) -> dict[ipaddress.IPv4Network, str]:
+        """Every IPv4 subnet Docker networks hold, with who holds it."""
+        used = {}
+        for net in self._api.networks():
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                try:
+                    subnet = ipaddress.IPv4Network(cfg.get("Subnet", ""), strict=False)
+                except ValueError:
+                    continue  # IPv6 or empty
+                used[subnet] = f"Docker network '{net['Name']}'"
+        return used
+
+    def _create_bridge(self, net: NetworkPlan, name: str, subnet: str) -> None:
+        """A bridge named `lc-*`, so the host guard (isolation.py) seals it off."""
+        from labctl.plan import gateway
+        # The engine's IPAM shape (what docker.types.IPAMConfig builds), as plain data.
+        ipam = {"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}],
+                "Options": {}}
+        # No host address on the bridge (inhibit_ipv4): the host has no route into
+        # a lab. Internal or not, the host guard drops what a node sends the host.
+        options = {isolation.BRIDGE_OPTION: isolation.bridge_name(name),
+                   "com.docker.network.bridge.enable_icc": "true",
+                   "com.docker.network.bridge.inhibit_ipv4": "true",
+                   "com.docker.network.bridge.enable_ip_masquerade": "false"}
+        labels = {**naming.lab_labels(net.lab, net.instance), naming.NETWORK: net.name,
+                  naming.LAB_NODES: ",".join(net.nodes)}
+        try:
+            # Shielded: an interrupt mid-request could leave a network we never saw.
+            with shielded():
+                self._api.create_network(name, driver="bridge", internal=not net.routed,
+                                         ipam=ipam, labels=labels, check_duplicate=True,
+                                         options=options)
+        except docker.errors.APIError as exc:
+            if "overlap" in _explain(exc).lower():  # taken since we looked
+                raise SubnetTaken(subnet, "?", "another network") from None
+            raise RuntimeFailure(f"cannot create network {name}: {_explain(exc)}") from None
+
+    def ensure_isolation(self, progress: Progress | None = None) -> None:
+        """The host guard: no packet from an `lc-*` bridge reaches the host or leaves."""
+        isolation.install(self, lambda: self.ensure_image(None), None, progress or _quiet)
+
+    def place_link_loss(self, node: NodeInfo, network: str, percent: float) -> bool:
+        """As root next to the engine: drop on the host's bridge port to the node
+        (labctl/linkloss.py) instead of in the node."""
+        from labctl import linkloss
+        ip = node.addresses.get(network)
+        if not ip or not linkloss.available():
+            return False
+        code, out, _ = self.run(node.container, ["ip", "-o", "-4", "addr", "show"])
+        iface = next((line.split()[1] for line in out.decode().splitlines()
+                      if f" {ip}/" in line), None)
+        if code != 0 or iface is None:
+            return False
+        code, out, _ = self.run(node.container, ["cat", f"/sys/class/net/{iface}/iflink"])
+        if code != 0 or not out.strip().isdigit():
+            return False
+        # the agent's drop (labctl/node/agent.py, apply_links), taken out, or put back
+        in_node = ["INPUT", "-i", iface, "-m", "statistic", "--mode", "random",
+                   "--probability", f"{percent / 100:.6f}", "-j", "DROP"]
+        if self.run(node.container, ["iptables", "-D", *in_node])[0] != 0:
+            return False
+        if linkloss.apply(int(out.strip()), percent,
+                          f"labctl {node.instance}/{node.lab}/{node.node} {network}"):
+            return True
+        self.run(node.container, ["iptables", "-A", *in_node])
+        return False
+
+    @_wrapped
+    def run_host_helper(self, image: str, argv: list[str]) -> tuple[int, str]:
+        """Run argv in a throwaway container in the engine host's network namespace.
+
+        Only NET_ADMIN (to load the host guard's nftables rules), read-only,
+        no new privileges; removed afterwards. Returns (exit code, output).
+        """
+        host_config = self._api.create_host_config(
+            network_mode="host", cap_drop=["ALL"], cap_add=["NET_ADMIN"], read_only=True,
+            security_opt=["no-new-privileges"], mem_limit=64 * 1024 * 1024, pids_limit=16)
+        created = self._api.create_container(image, entrypoint=argv[:1], command=argv[1:],
+                                             labels={"labctl.helper": "host-guard"},
+                                             host_config=host_config)
+        try:
+            self._api.start(created["Id"])
+            code = self._api.wait(created["Id"], timeout=60).get("StatusCode", 1)
+            output = self._api.logs(created["Id"], stdout=True, stderr=True)
+            return code, output.decode("utf-8", "replace")
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                self._api.remove_container(created["Id"], force=True)
+
+    @_wrapped
+    def start_node(self, node: NodePlan) -> str:
+        first, *others = node.endpoints
+        network = functools.partial(naming.network_name, node.lab, node.instance)
+        host_config = self._api.create_host_config(
+            network_mode=network(first.network),
+            sysctls=node.sysctls,
+            cap_drop=["ALL"],
+            cap_add=list(node.capabilities),
+            security_opt=list(node.security_opt),
+            read_only=node.read_only,
+            tmpfs=node.tmpfs,
+            shm_size=node.shm_bytes,
+            extra_hosts=node.extra_hosts,
+            mem_limit=node.memory_bytes,
+            memswap_limit=node.memory_bytes,
+            pids_limit=node.pids,
+            nano_cpus=node.nano_cpus,
+            init=False,  # the agent is PID 1 and reaps
+            log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        )
+        networking = self._api.create_networking_config({
+            network(first.network): self._api.create_endpoint_config(
+                aliases=[node.name], ipv4_address=first.ip)})
+        labels = {**naming.lab_labels(node.lab, node.instance), naming.NODE: node.name,
+                  naming.SERVICES: node.services, naming.NETWORKS: ",".join(node.networks)}
+        if node.capture:
+            labels[naming.CAPTURE] = node.capture
+        created = self._api.create_container(
+            node.image, name=node.container, hostname=node.name, labels=labels,
+            working_dir=node.workdir,
+            environment={"LABCTL_SPEC": node.spec_json}, host_config=host_config,
+            networking_config=networking, detach=True, stdin_open=False, tty=False)
+        for endpoint in others:  # eth1, eth2, ... in the order the lab lists networks
+            self._api.connect_container_to_network(created["Id"], network(endpoint.network),
+                                                   ipv4_address=endpoint.ip,
+                                                   aliases=[node.name])
+        self._api.start(created["Id"])
+        return node.container
+
+    @_wrapped
+    def wait_ready(self, container: str, node: str) -> None:
+        """Block until the node's agent logs that every service listens."""
+        lines = _LogLines()
+        for raw in self._api.logs(container, stream=True, follow=True, stdout=True,
+                                  stderr=True):
+            if any(_ready(line, node, lines) for line in lines.feed(raw)):
+                return
+        if any(_ready(line, node, lines) for line in lines.feed(b"", final=True)):
+            return
+        # The stream ended: the container stopped (or was removed) before ready.
+        raise NodeFailed(f"node '{node}' stopped before it was ready:\n" + lines.tail())
+
+    @_wrapped
+    def remove_node(self, info: NodeInfo) -> None:
+        """Immediate: SIGKILL and remove, no stop timeout. A capturing node is not
+        stopped gracefully first: its pcap lives in the container and goes with it
+        (`labctl capture` copies it out before), so waiting would only slow `down`."""
+        try:
+            self._api.remove_container(info.container, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "removal of container" in str(exc) and "already in progress" in str(exc):
+                return
+            raise
+
+    @_wrapped
+    def remove_network(self, net: NetworkInfo) -> None:
+        handle = net.handle or naming.network_name(net.lab, net.instance, net.name)
+        with contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_network(handle)
+
+    @_wrapped
+    def ensure_image(self, ref: str | None = None, progress: Progress | None = None,
+                     method: str = "auto", force: bool = False, alias: bool = False) -> str:
+        if ref is None:
+            return images.ensure_images(_DockerImages(self._api), progress or _quiet,
+                                        method=method, force=force, alias=alias)
+        try:
+            self._api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            raise ImageMissing(f"image '{ref}' is not on this host (no registry to pull "
+                               "from): build it first") from None
+        return ref
+
+    # -- inside a node -------------------------------------------------------------
+    @_wrapped
+    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
+        exec_id = self._exec_create(container, argv, stdout=True, stderr=True, user=user)
+        with self._node_lost_on_error(container):
+            out, err = self._api.exec_start(exec_id, demux=True)
+            code = self._api.exec_inspect(exec_id)["ExitCode"]
+        refused = _runc_refused(out)
+        if refused:
+            raise _cannot_start(container, refused)
+        self._check_exit(container, code)
+        return ExecResult(code if code is not None else _EXEC_FAILED, out or b"", err or b"")
+
+    @_wrapped
+    def exec_stream(self, container: str, argv: list[str]) -> _DockerExecStream:
+        exec_id = self._exec_create(container, argv, stdout=True, stderr=True)
+        with self._node_lost_on_error(container):
+            return _DockerExecStream(self, container, exec_id, _checked_start(
+                container, self._api.exec_start(exec_id, stream=True, demux=True)))
+
+    @_wrapped
+    def start_background(self, container: str, argv: list[str]) -> None:
+        exec_id = self._exec_create(container, argv, stdout=False, stderr=False)
+        self._api.exec_start(exec_id, detach=True)
+
+    @_wrapped
+    def open_session(self, container: str, argv: list[str], tty: bool = True
+                     ) -> _DockerSession:
+        # A mark in the environment: what the session started can be found and ended.
+        mark = uuid.uuid4().hex
+        exec_id = self._exec_create(container, argv, stdin=True, tty=tty, stdout=True,
+                                    stderr=True, environment={SESSION_MARK: mark})
+        return _DockerSession(self, container, mark, exec_id,
+                              self._api.exec_start(exec_id, tty=tty, socket=True))
+
+    @_wrapped
+    def logs(self, container: str, follow: bool = False, tail: int | str = "all"
+             ) -> Iterator[bytes]:
+        return _wrapped_stream(self._api.logs(container, stream=True, follow=follow,
+                                              tail=tail))
+
+    @_wrapped
+    def read_file(self, container: str, path: str) -> bytes:
+        # Read through the node, not the engine's archive API: that cannot see tmpfs
+        # mounts, and captures live on one. Reading is harmless to repeat, so a
+        # garbled stream (see GarbledStream) is simply read again.
+        for attempt in range(3):
+            try:
+                code, out, err = self.run(container, ["cat", "--", path])
+                break
+            except GarbledStream:
+                if attempt == 2:
+                    raise
+        if code != 0:
+            reason = err.decode("utf-8", "replace").strip() or f"cat exited with {code}"
+            raise RuntimeFailure(f"cannot read {path} in {container}: {reason}")
+        return out
+
+    def follow_file(self, container: str, path: str) -> Iterator[bytes]:
+        return follow_by_tail(self, container, path)
+
+    def _exec_create(self, container: str, argv: list[str], **options) -> str:
+        with self._node_lost_on_error(container):
+            try:
+                return self._api.exec_create(container, argv, **options)["Id"]
+            except docker.errors.APIError as exc:
+                reason = _explain(exc).strip()
+                if "is not running" in reason or isinstance(exc, docker.errors.NotFound):
+                    raise  # _node_lost_on_error says which node stopped
+                raise _cannot_start(container, reason) from None
+
+    @contextlib.contextmanager
+    def _node_lost_on_error(self, container: str) -> Iterator[None]:
+        """An engine error while using a node that has stopped or gone is NodeStopped
+        ("No such exec instance", "409 Conflict ... is not running" mean that)."""
+        try:
+            yield
+        except engine_errors():
+            self._check_running(container)
+            raise
+
+    def _check_exit(self, container: str, code: int | None) -> None:
+        """An exec that could not start (126), was killed (137) or has no exit code may
+        mean the node went under it: NodeStopped then. A killed exec can end a moment
+        before the engine marks its node stopped, so that case is asked a few times."""
+        if code is None or code == _EXEC_FAILED:
+            self._check_running(container)
+        elif code == _EXEC_KILLED:
+            for _ in range(10):
+                self._check_running(container)
+                time.sleep(0.05)
+
+    def _check_running(self, container: str) -> None:
+        """NodeStopped unless the node's container exists and runs."""
+        try:
+            running = self._api.inspect_container(container)["State"].get("Running", False)
+        except docker.errors.NotFound:
+            running = False
+        except engine_errors():
+            return  # cannot tell: the caller reports its own error
+        if not running:
+            raise NodeStopped(*naming.parse_container_name(container))
+
+
+# Docker's exit code when an exec could not start (126) or its process was killed
+# (137): the node may be stopping.
+_EXEC_FAILED = 126
+_EXEC_KILLED = 128 + 9
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# runc reports a command it could not start as the command's output, exit code 126;
+# these words in it mean it could not create the process (the node's pids are used up).
+_RUNC_FAILED = b"OCI runtime exec failed"
+_AT_PIDS_LIMIT = ("resource temporarily unavailable", "init-p")
+PIDS_HINT = ("; the node is probably at its process limit (resources.pids): its agent "
+             "stops runaway processes within seconds, then try again")
+
+
+def _at_pids_limit(reason: str) -> bool:
+    return any(sign in reason.lower() for sign in _AT_PIDS_LIMIT)
+
+
+def _cannot_start(container: str, reason: str) -> RuntimeFailure:
+    hint = PIDS_HINT if _at_pids_limit(reason) else ""
+    return RuntimeFailure(f"cannot start a command in {container}: {reason}{hint}")
+
+
+def _runc_refused(out: bytes | None) -> str | None:
+    """runc's own words when it could not create the process, else None (a missing
+    command, say, stays the command's result: exit code 126 or 127 and runc's text)."""
+    if out and out.startswith(_RUNC_FAILED):
+        text = out.decode("utf-8", "replace").strip()
+        if _at_pids_limit(text):
+            return text
+    return None
+
+
+def _checked_start(container: str, stream: Iterator) -> Iterator:
+    """Pass a command's output on, unless its first words are runc's failure to start it."""
+    first = next(stream, None)
+    if first is not None:
+        refused = _runc_refused(first[0] if isinstance(first, tuple) else first)
+        if refused:
+            raise _cannot_start(container, refused)
+        yield first
+    yield from stream
+
+
+class _LogLines:
+    """Whole lines from log chunks. A chunk may end mid-line, and a service's
+    output without a newline may run into the agent's line: markers are
+    searched anywhere in a line, never only at its start."""
+
+    def __init__(self):
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._partial = ""
+        self.seen: list[str] = []
+
+    def feed(self, raw: bytes, final: bool = False) -> list[str]:
+        text = self._partial + self._decoder.decode(raw, final)
+        *complete, self._partial = text.split("\n")
+        if final and self._partial:
+            complete, self._partial = [*complete, self._partial], ""
+        self.seen = (self.seen + complete)[-10:]
+        return complete
+
+    def tail(self) -> str:
+        return "\n".join(self.seen)
+
+
+def _ready(line: str, node: str, lines: _LogLines) -> bool:
+    """True once the agent said ready; NodeFailed when it said failed."""
+    if READY in line:
+        return True
+    if FAILED in line:
+        reason = line.split(FAILED, 1)[1].strip()
+        raise NodeFailed(f"node '{node}' failed to start: {reason}\n" + lines.tail())
+    return False
+
+
+def _node_info(summary: dict) -> NodeInfo:
+    """A container listing entry, read back through labctl's labels."""
+    labels = summary.get("Labels") or {}
+    nets = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+    lab, instance = labels.get(naming.LAB, "?"), labels.get(naming.INSTANCE, "?")
+    addresses = {}
+    for logical in filter(None, labels.get(naming.NETWORKS, "").split(",")):
+        endpoint = nets.get(naming.network_name(lab, instance, logical)) or {}
+        addresses[logical] = (endpoint.get("IPAddress", ""), endpoint.get("MacAddress", ""))
+    primary = next(iter(addresses.values()), None)
+    if primary is None:  # no network label: whatever Docker lists first
+        endpoint = next(iter(nets.values()), {}) if nets else {}
+        primary = (endpoint.get("IPAddress", ""), endpoint.get("MacAddress", ""))
+    return NodeInfo(
+        lab=lab, instance=instance,
+        node=labels.get(naming.NODE, "?"), container=summary["Names"][0].lstrip("/"),
+        status=summary.get("State", "?"), ip=primary[0], mac=primary[1],
+        services=labels.get(naming.SERVICES, ""), capture=labels.get(naming.CAPTURE, ""),
+        addresses={k: v[0] for k, v in addresses.items()},
+        macs={k: v[1] for k, v in addresses.items()})
+
+
+def _network_info(net: dict) -> NetworkInfo:
+    labels = net.get("Labels") or {}
+    configs = (net.get("IPAM") or {}).get("Config") or []
+    return NetworkInfo(lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
+                       name=labels.get(naming.NETWORK, net.get("Name", "?")),
+                       subnet=configs[0].get("Subnet", "") if configs else "",
+                       handle=net["Id"],
+                       nodes=tuple(filter(None, labels.get(naming.LAB_NODES, "").split(","))))
+
+
+class _DockerExecStream:
+    def __init__(self, runtime: DockerRuntime, container: str, exec_id: str, chunks: Iterator):
+        self._runtime, self._container, self._id, self._chunks = (runtime, container, exec_id,
+                                                                  chunks)
+
+    def __iter__(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        return _wrapped_stream(self._checked())
+
+    def _checked(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        with self._runtime._node_lost_on_error(self._container):
+            yield from self._chunks
+
+    @property
+    @_wrapped
+    def exit_code(self) -> int:
+        with self._runtime._node_lost_on_error(self._container):
+            code = self._runtime._api.exec_inspect(self._id)["ExitCode"]
+        self._runtime._check_exit(self._container, code)
+        return code if code is not None else _EXEC_FAILED
+
+
+SESSION_MARK = "LABCTL_SESSION"
+# Kills every process of the node whose environment carries the session's mark ($0).
+_END_SESSION = ('for p in /proc/[0-9]*; do grep -qzx "LABCTL_SESSION=$0" "$p/environ" '
+                '2>/dev/null && kill -KILL "${p#/proc/}" 2>/dev/null; done; true')
+
+
+class _DockerSession:
+    def __init__(self, runtime: DockerRuntime, container: str, mark: str, exec_id: str,
+                 wrapped):
+        self._runtime, self._container, self._mark = runtime, container, mark
+        self._api, self._id, self._wrapped = runtime._api, exec_id, wrapped
+        # docker returns a SocketIO wrapper on unix sockets; select needs the socket.
+        self._sock = getattr(wrapped, "_sock", wrapped)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def recv(self, size: int) -> bytes:
+        return self._sock.recv(size)
+
+    def send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        with contextlib.suppress(*engine_errors()):
+            self._api.exec_resize(self._id, height=rows, width=cols)
+
+    def close(self) -> None:
+        self._wrapped.close()
+        # Docker leaves an exec running when its client goes: end the shell (and what it
+        # started) so a dropped connection leaves no stray process in the node.
+        with contextlib.suppress(*engine_errors(), RuntimeFailure):
+            if self._api.exec_inspect(self._id).get("Running"):
+                self._runtime.run(self._container, ["sh", "-c", _END_SESSION, self._mark])
+
+    @property
+    @_wrapped
+    def exit_code(self) -> int:
+        return self._api.exec_inspect(self._id)["ExitCode"]
+
+
+class _DockerImages:
+    """images.ImageStore on the Docker engine."""
+
+    def __init__(self, api: docker.APIClient):
+        self._api = api
+
+    def label(self, ref: str, key: str) -> str | None:
+        try:
+            return (self._api.inspect_image(ref)["Config"].get("Labels") or {}).get(key)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def tag(self, ref: str, alias: str) -> None:
+        repo, tag = alias.rsplit(":", 1)
+        self._api.tag(ref, repo, tag)
+
+    def import_rootfs(self, tarball: Path, ref: str, changes: list[str]) -> None:
+        repo, tag = ref.split(":")
+        self._api.import_image(src=str(tarball), repository=repo, tag=tag, changes=changes)
+
+    def build(self, context: io.BytesIO, tag: str, labels: dict[str, str],
+              buildargs: dict[str, str]) -> Iterator[str]:
+        try:
+            for chunk in self._api.build(fileobj=context, custom_context=True, tag=tag,
+                                         labels=labels, buildargs=buildargs, rm=True,
+                                         forcerm=True, decode=True):
+                if "error" in chunk:
+                    raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
+                text = chunk.get("stream", "").strip()
+                if text:
+                    yield text
+        except docker.errors.APIError as exc:
+            raise ImageBuildFailed(f"building {tag} failed: {exc.explanation}") from None
+

@@ -1,0 +1,41 @@
+"""What `labctl serve` is told: where to listen, who instructs, which labs, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SOCKET = Path("/run/labctl/labctl.sock")
+DEFAULT_STATE_DIR = Path("/var/lib/labctl")
+DEFAULT_INSTRUCTORS = "labctl-instructors"
+
+
+@dataclass
+class ServerConfig:
+    socket: Path | None = DEFAULT_SOCKET
+    socket_group: str | None = None  # None: everyone may connect (mode 0666)
+    listen: tuple[str, int] | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    instructors: str = DEFAULT_INSTRUCTORS
+    lab_dirs: list[Path] = field(default_factory=list)
+    state_dir: Path = DEFAULT_STATE_DIR
+    user_labs: bool = True
+    labs_per_student: int = 3
+    nodes_per_lab: int = 8
+    concurrent_ups: int = 4
+    # Above any schema-valid request (a 64 KiB lab file, JSON-escaped, is up to ~800 KiB).
+    max_body_bytes: int = 1024 * 1024
+    output_limit: int = 1024 * 1024  # bytes of stdout/stderr an exec returns
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.state_dir / "tokens.json"
+
+    @property
+    def audit_file(self) -> Path:
+        return self.state_dir / "audit.jsonl"
+
+    @property
+    def user_labs_dir(self) -> Path:
+        return self.state_dir / "user-labs"

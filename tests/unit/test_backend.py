@@ -1,0 +1,92 @@
+"""Where CLI commands go (labctl/backend), the stored login, the report round trip, the
+up journal and the systemd unit: pure logic, no engine."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from labctl import backend
+from labctl.backend import credentials
+from labctl.backend.local import LocalBackend
+from labctl.backend.remote import RemoteBackend
+from labctl.checks.registry import CheckResult
+from labctl.output.json import to_data
+from labctl.report import LabReport, Report, from_data
+from labctl.runtime import NodeInfo
+from labctl.server import systemd
+from labctl.server.journal import UpJournal
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("LABCTL_SERVER", raising=False)
+    monkeypatch.delenv("LABCTL_TOKEN", raising=False)
+    monkeypatch.setattr("labctl.server.config.DEFAULT_SOCKET", tmp_path / "no.sock")
+    monkeypatch.setattr("labctl.runtime.connect", lambda: None)
+    return tmp_path
+
+
+def test_without_a_server_commands_use_the_engine_here(home):
+    assert isinstance(backend.select(), LocalBackend)
+
+
+def test_labctl_server_or_the_option_sends_every_command_to_that_server(home, monkeypatch):
+    monkeypatch.setenv("LABCTL_SERVER", "unix:///run/x.sock")
+    chosen = backend.select()
+    assert isinstance(chosen, RemoteBackend) and chosen.client.url == "unix:///run/x.sock"
+    assert backend.select("https://h:1").client.url == "https://h:1"  # --server wins
+
+
+def test_a_stored_login_is_used_with_its_token_and_is_private(home):
+    where = credentials.store(credentials.Credentials("https://h:8443", "lct_x", None))
+    assert stat.S_IMODE(where.stat().st_mode) == 0o600
+    assert json.loads(where.read_text())["token"] == "lct_x"
+    chosen = backend.select()
+    assert chosen.client.url == "https://h:8443" and chosen.client._token == "lct_x"
+    # Another server named explicitly does not get this one's token.
+    assert backend.select("https://other:1").client._token is None
+
+
+def test_the_local_servers_socket_is_used_when_it_exists(home, monkeypatch):
+    import socket
+    path = home / "labctl.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        monkeypatch.setattr("labctl.server.config.DEFAULT_SOCKET", path)
+        assert backend.select().client.url == f"unix://{path}"
+
+
+def test_a_report_survives_its_json_as_the_server_sends_it():
+    node = NodeInfo("lab", "me", "server", "c1", "running", "10.0.0.2", "02:42", "http/tcp/80",
+                    addresses={"lan": "10.0.0.2"})
+    report = Report("check", [LabReport("lab", "me", "lab", nodes=[node],
+                                        checks=[CheckResult(0, "listening", "t", False, "why")])])
+    back = from_data(json.loads(json.dumps(to_data(report))))
+    assert to_data(back) == to_data(report)
+    assert back.exit_code == 1 and back.labs[0].failed_checks[0].message == "why"
+
+
+def test_the_journal_names_the_ups_a_killed_server_left(tmp_path):
+    journal = UpJournal(tmp_path / "ups")
+    with journal.running("done-lab", "alice"):
+        pass
+    cut = journal.running("half-lab", "bob-2")
+    cut.__enter__()  # the server dies here: no exit
+    assert journal.interrupted() == [("half-lab", "bob-2")]
+    journal.forget("half-lab", "bob-2")
+    assert journal.interrupted() == []
+
+
+def test_the_systemd_unit_runs_serve_with_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = systemd.install(["serve", "--labs", "labs", "--state-dir=state",
+                            "--concurrent-ups", "6"], tmp_path / "labctl.service")
+    text = path.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("ExecStart="))
+    assert line.endswith(f"serve --labs {tmp_path}/labs --state-dir={tmp_path}/state "
+                         "--concurrent-ups 6")
+    assert "WantedBy=multi-user.target" in text and "Requires=docker.service" in text

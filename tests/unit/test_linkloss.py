@@ -1,0 +1,48 @@
+"""Host-side link loss: the nftables text, finding a node's veth, pruning stale rules."""
+
+from fakelab import up
+
+from labctl import linkloss
+from labctl.isolation import Host
+
+RULE = ('\t\toifname "{veth}" ether type {{ ip, ip6 }} numgen random mod 1000000 < 100000 '
+        'counter packets 3 bytes 9 drop comment "labctl a/loss-lab/server lan" # handle {h}\n')
+LISTING = ("table bridge labctl_links {\n\tchain forward { # handle 1\n"
+           "\t\ttype filter hook forward priority -10; policy accept;\n"
+           + RULE.format(veth="vethaaa", h=3) + RULE.format(veth="vethbbb", h=4) + "\t}\n}\n")
+
+
+def test_the_rule_drops_that_share_of_frames_towards_the_node():
+    text = linkloss.script("veth1", 2.5, "labctl i/lab/server lan")
+    assert "add table bridge labctl_links" in text
+    assert "hook forward" in text
+    assert ('oifname "veth1" ether type { ip, ip6 } numgen random mod 1000000 < 25000 counter '
+            'drop comment "labctl i/lab/server lan"') in text
+
+
+def test_only_rules_of_removed_nodes_are_pruned():
+    assert linkloss.stale_handles(LISTING, {"lo", "vethbbb"}) == [3]
+    assert linkloss.stale_handles(LISTING, {"vethaaa", "vethbbb"}) == []
+
+
+def test_the_host_side_veth_is_found_by_its_index(tmp_path):
+    for name, index in (("lo", 1), ("veth9abd1ca", 8233)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ifindex").write_text(f"{index}\n")
+    assert linkloss.host_interface(8233, tmp_path) == "veth9abd1ca"
+    assert linkloss.host_interface(5, tmp_path) is None
+
+
+def test_only_as_root_with_nft_next_to_the_engine():
+    host = Host(root=True, nft="/usr/sbin/nft", local_engine=True, boot_id="b", engine="e",
+                marker=None)
+    assert linkloss.available(host)
+    assert not linkloss.available(Host(False, "/usr/sbin/nft", True, "b", "e", None))
+    assert not linkloss.available(Host(True, "/usr/sbin/nft", False, "b", "e", None))
+
+
+def test_up_asks_the_runtime_to_place_each_lossy_link():
+    engine, _, _ = up("name: l\nnodes:\n  server:\n    links: {lan: {loss_percent: 10}}\n"
+                      "  client: {}\n")
+    assert [c for c in engine.runtime.calls if c[0] == "place_link_loss"] == [
+        ("place_link_loss", "labctl.t.l.server lan 10")]
