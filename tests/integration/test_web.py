@@ -88,9 +88,16 @@ def _login(driver, server, token: str, shot: str | None = None) -> None:
     assert driver.current_url.endswith("/web/login")
     if shot:
         _shot(driver, shot)
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = driver.find_element(By.TAG_NAME, "html")
     field = driver.find_element(By.ID, "token")
     field.send_keys(token)
     field.submit()
+    # submit() may return before the next page replaces the login page.
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def _wait(predicate, timeout: float, what: str):
