@@ -40,6 +40,9 @@ _API = _engine_or_none()
 
 
 def pytest_collection_modifyitems(config, items):
+    # Modules that start outside work early (pytest_collection_finish) run last, so that
+    # work overlaps every other module's tests.
+    items.sort(key=lambda item: hasattr(getattr(item, "module", None), "start_early"))
     if _API is not None:
         return
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -47,6 +50,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "docker" in item.keywords:
             item.add_marker(pytest.mark.skip(reason="no Docker engine answers here"))
+
+
+def pytest_collection_finish(session):
+    """A test module may start slow outside work (an oracle tool over its inputs) once the
+    session knows it runs: `start_early()`; its tests, run last, wait for what it gave."""
+    modules = {getattr(item, "module", None) for item in session.items}
+    for module in modules:
+        if hasattr(module, "start_early"):
+            module.start_early()
 
 
 @pytest.fixture(scope="session")

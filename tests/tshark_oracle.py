@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,7 +48,26 @@ def require_tshark() -> str:
     return path
 
 
+_read: dict[tuple[str, bytes], dict[int, dict[str, str]]] = {}  # prefetched rows
+
+
+def prefetch(paths: Iterable[Path]) -> None:
+    """tshark over many files side by side (each run is mostly tshark's own start-up);
+    tshark_rows answers from what was read while a file is unchanged."""
+    paths = list(paths)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for path, rows in zip(paths, pool.map(_run_tshark, paths), strict=True):
+            _read[str(path), path.read_bytes()] = rows
+
+
 def tshark_rows(path: Path) -> dict[int, dict[str, str]]:
+    key = (str(path), path.read_bytes())
+    if key not in _read:
+        _read[key] = _run_tshark(path)
+    return _read[key]
+
+
+def _run_tshark(path: Path) -> dict[int, dict[str, str]]:
     args = [require_tshark(), "-r", str(path), "-T", "fields", "-E", "separator=\t",
             "-E", "occurrence=f", "-o", "tcp.relative_sequence_numbers:TRUE",
             "-o", "tcp.analyze_sequence_numbers:TRUE"]

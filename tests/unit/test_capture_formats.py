@@ -7,13 +7,16 @@ the damage is said to be, and that nothing is invented.
 
 from __future__ import annotations
 
+import shutil
 import struct
 import subprocess
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import dpkt
 import pytest
-from tshark_oracle import compare, require_tshark, tshark_rows
+from tshark_oracle import compare, prefetch, require_tshark, tshark_rows
 
 from labctl.analysis import analyse
 from labctl.pcapgen import ACK, FIN, LINKTYPES, PSH, SYN, Wire
@@ -41,11 +44,52 @@ def conversation(link: str = "ethernet", v6: bool = False) -> Wire:
     return w
 
 
+_EARLY: dict[str, Future] = {}
+
+
+def start_early() -> None:
+    """Called (tests/conftest.py) once the session knows these tests run: tshark reads the
+    parametrized cases' captures on another core while other modules' tests run."""
+    if "files" not in _EARLY:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tshark-oracle")
+        _EARLY["files"] = pool.submit(_write_oracle_files,
+                                      Path(tempfile.mkdtemp(prefix="labctl-oracle-")))
+        pool.shutdown(wait=False)
+
+
+def _write_oracle_files(folder: Path) -> tuple[Path, dict[str, Path]]:
+    captures = {f"{link}-{'ipv6' if v6 else 'ipv4'}": conversation(link, v6).pcap(nano=v6)
+                for link in LINKTYPES for v6 in (False, True)}
+    captures |= {f"be-{'nano' if nano else 'micro'}": big_endian(conversation().pcap(nano=nano))
+                 for nano in (False, True)}
+    for build in EDGE_CASES:
+        w = Wire()
+        build(w)
+        captures[build.__name__] = w.pcap()
+    paths = {}
+    for name, data in captures.items():
+        paths[name] = folder / f"{name}.pcap"
+        paths[name].write_bytes(data)
+    if shutil.which("tshark"):  # without it, the fixture skips (or fails in CI)
+        prefetch(paths.values())
+    return folder, paths
+
+
+@pytest.fixture(scope="module")
+def oracle_files():
+    """The captures the parametrized cases below compare, tshark's reading of them done."""
+    require_tshark()
+    start_early()
+    folder, paths = _EARLY["files"].result()
+    yield paths
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize("link", sorted(LINKTYPES))
-def test_link_types_agree_with_tshark(tmp_path: Path, link: str, v6: bool) -> None:
-    path = tmp_path / f"{link}.pcap"
-    path.write_bytes(conversation(link, v6).pcap(nano=v6))
+def test_link_types_agree_with_tshark(oracle_files: dict[str, Path], link: str,
+                                      v6: bool) -> None:
+    path = oracle_files[f"{link}-{'ipv6' if v6 else 'ipv4'}"]
     result = analyse(path.read_bytes())
     conv, = result.conversations
     assert conv.handshake_complete and conv.teardown_kind == "fin"
@@ -91,10 +135,9 @@ def big_endian(little: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("nano", [False, True], ids=["micro", "nano"])
-def test_big_endian_pcap(tmp_path: Path, nano: bool) -> None:
+def test_big_endian_pcap(oracle_files: dict[str, Path], nano: bool) -> None:
     w = conversation()
-    path = tmp_path / "be.pcap"
-    path.write_bytes(big_endian(w.pcap(nano=nano)))
+    path = oracle_files[f"be-{'nano' if nano else 'micro'}"]
     result = analyse(path.read_bytes())
     assert abs(result.packets[0].time - w.frames[0][0]) < 1e-6
     assert compare(path, result) == []
@@ -272,16 +315,13 @@ def _stamped_before_its_predecessor(w: Wire) -> None:
     w.tcp("c", ACK, b"a" * 100, ack=w.seq["s"], seq=base)
 
 
-@pytest.mark.parametrize("build", [_stamped_before_its_predecessor, _ws_one_side,
-                                   _syn_ack_only, _syn_only, _out_of_order, _keep_alive,
-                                   _fin_retransmitted, _sequence_wraps],
-                         ids=lambda f: f.__name__.strip("_"))
-def test_edge_cases_agree_with_tshark(tmp_path: Path, build) -> None:
-    w = Wire()
-    build(w)
-    path = tmp_path / "edge.pcap"
-    path.write_bytes(w.pcap())
-    assert compare(path) == []
+EDGE_CASES = [_stamped_before_its_predecessor, _ws_one_side, _syn_ack_only, _syn_only,
+              _out_of_order, _keep_alive, _fin_retransmitted, _sequence_wraps]
+
+
+@pytest.mark.parametrize("build", EDGE_CASES, ids=lambda f: f.__name__.strip("_"))
+def test_edge_cases_agree_with_tshark(oracle_files: dict[str, Path], build) -> None:
+    assert compare(oracle_files[build.__name__]) == []
 
 
 def test_merge_writes_one_interface_per_node_with_its_link_type(tmp_path: Path) -> None:

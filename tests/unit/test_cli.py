@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import labctl
 from fakelab import Shell, install
 
-from labctl import cli
 from labctl.errors import RuntimeFailure
 from labctl.runtime.fake import FakeRuntime
 
@@ -40,20 +38,6 @@ def fake(monkeypatch):
 def lab(tmp_path):
     (tmp_path / "lab.yaml").write_text(LAB)
     return str(tmp_path)
-
-
-def labctl(capsys, *args: str) -> tuple[int, str, str]:
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    argv, sys.argv = sys.argv, ["labctl", *args]
-    try:
-        with pytest.raises(SystemExit) as done:
-            cli.main()
-    finally:
-        sys.argv = argv
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
 
 
 def test_up_status_down(fake, lab, capsys):

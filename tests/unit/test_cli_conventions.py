@@ -80,7 +80,8 @@ def test_version():
 
 
 def test_completion_is_switched_on():
-    assert "--install-completion" in _help("") and "--show-completion" in _help("")
+    text = _help("")
+    assert "--install-completion" in text and "--show-completion" in text
 
 
 @pytest.mark.parametrize(("columns", "width"), [("57", 57), (None, 80)])

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from clirun import labctl as in_process
 
 from labctl.pcapgen import ACK, FIN, PSH, Wire
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def labctl(*args: str, columns: int | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    if columns:
-        env["COLUMNS"] = str(columns)
-    return subprocess.run([sys.executable, "-m", "labctl.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=60)
+@pytest.fixture
+def labctl(capsys, monkeypatch):
+    """`labctl ARGS...` in this process, optionally at a terminal width of `columns`."""
+    def run(*args: str, columns: int | None = None) -> SimpleNamespace:
+        if columns:
+            monkeypatch.setenv("COLUMNS", str(columns))
+        else:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        code, out, err = in_process(capsys, *args)
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
 
 
 def capture(tmp_path: Path, connections: int) -> Path:
@@ -38,7 +44,7 @@ def capture(tmp_path: Path, connections: int) -> Path:
     return path
 
 
-def test_many_connections_are_summarised(tmp_path: Path) -> None:
+def test_many_connections_are_summarised(tmp_path: Path, labctl) -> None:
     result = labctl("trace", "--pcap", str(capture(tmp_path, 60)))
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -48,7 +54,7 @@ def test_many_connections_are_summarised(tmp_path: Path) -> None:
     assert "--conn N" in out
 
 
-def test_conn_shows_one_connection_in_detail(tmp_path: Path) -> None:
+def test_conn_shows_one_connection_in_detail(tmp_path: Path, labctl) -> None:
     result = labctl("trace", "--pcap", str(capture(tmp_path, 60)), "--conn", "42")
     assert result.returncode == 0, result.stderr
     assert "TCP conn 42: client 10.0.0.3:30042 → server 10.0.0.2:80" in result.stdout
@@ -58,7 +64,7 @@ def test_conn_shows_one_connection_in_detail(tmp_path: Path) -> None:
     assert "no TCP connection 9 (connections are numbered 0 to 2" in missing.stderr
 
 
-def test_damaged_capture_shows_what_is_sound_then_warns_and_exits_4(tmp_path: Path) -> None:
+def test_damaged_capture_shows_what_is_sound_then_warns_and_exits_4(tmp_path: Path, labctl) -> None:
     path = capture(tmp_path, 2)
     path.write_bytes(path.read_bytes()[:-20])
     result = labctl("trace", "--pcap", str(path))
@@ -81,7 +87,7 @@ def test_closed_pipe_exits_quietly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("columns", [60, 80])
-def test_narrow_terminals_get_one_line_per_layer(tmp_path: Path, columns: int) -> None:
+def test_narrow_terminals_get_one_line_per_layer(tmp_path: Path, columns: int, labctl) -> None:
     result = labctl("trace", "--pcap", str(capture(tmp_path, 1)), columns=columns)
     assert result.returncode == 0, result.stderr
     assert "  Data Link Layer Ethernet (Frames): Src MAC: bc:35:db:cf:1b:03" in result.stdout
@@ -89,7 +95,7 @@ def test_narrow_terminals_get_one_line_per_layer(tmp_path: Path, columns: int) -
     assert ladder and all(len(line) <= columns for line in ladder)
 
 
-def test_svg_and_html_do_not_print_the_text_trace(tmp_path: Path) -> None:
+def test_svg_and_html_do_not_print_the_text_trace(tmp_path: Path, labctl) -> None:
     svg, page = tmp_path / "l.svg", tmp_path / "p.html"
     result = labctl("trace", "--pcap", str(capture(tmp_path, 3)), "--svg", str(svg),
                     "--html", str(page))
@@ -99,7 +105,7 @@ def test_svg_and_html_do_not_print_the_text_trace(tmp_path: Path) -> None:
     assert "Legend" in page.read_text()
 
 
-def test_json_summarises_big_captures_and_details_small_ones(tmp_path: Path) -> None:
+def test_json_summarises_big_captures_and_details_small_ones(tmp_path: Path, labctl) -> None:
     big = json.loads(labctl("trace", "--pcap", str(capture(tmp_path, 30)), "--json").stdout)
     assert len(big["tcp"]) == 30 and "segments" not in big["tcp"][0]
     assert big["tcp"][0]["packets"] == 7
