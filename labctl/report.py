@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from labctl.checks.registry import CheckResult
 from labctl.errors import EXIT_FAILED, EXIT_OK
 from labctl.runtime.base import NetworkInfo, NodeInfo
-from labctl.steps import StepResult
+
+if TYPE_CHECKING:  # a status report needs neither (nor the lab model they import)
+    from labctl.checks.registry import CheckResult
+    from labctl.steps import StepResult
 
 SCHEMA = "labctl.report/1"
 
@@ -81,6 +84,8 @@ def by_lab(command: str, nodes: list[NodeInfo], networks: list[NetworkInfo] | No
 
 def from_data(data: dict) -> Report:
     """A Report back from its JSON (docs/json.md): what the classroom server sends."""
+    from labctl.checks.registry import CheckResult
+    from labctl.steps import StepResult
     labs = []
     for lab in data.get("labs", []):
         labs.append(LabReport(

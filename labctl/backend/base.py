@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from labctl.capture import CapturedFile
-from labctl.report import Report
-from labctl.runtime import ExecStream, NodeInfo, Session
+if TYPE_CHECKING:  # `down` and `status` must not pay for the model and pcap imports
+    from labctl.capture import CapturedFile
+    from labctl.report import Report
+    from labctl.runtime import ExecStream, NodeInfo, Session
 
 Progress = Callable[[str], None]
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labctl import naming
-from labctl.backend.base import Progress
-from labctl.report import Report
+
+if TYPE_CHECKING:
+    from labctl.backend.base import Progress
+    from labctl.report import Report
 
 
 def lab_name(lab: str) -> str:
