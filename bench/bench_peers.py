@@ -11,7 +11,8 @@ would). Then each tears it down. The contenders take turns, run after run,
 so a noisy moment hurts them alike. Prints median/min/max per contender and
 the ratios labctl/peer.
 
-- labctl:          `labctl up handshake-lab` / `labctl down handshake-lab`
+- labctl:          `labctl up handshake-lab` / `labctl down handshake-lab` (the console
+                   script itself, not a version manager's shim in front of it)
 - docker CLI:      `docker network create --internal`, two `docker run -d`, the wait;
                    `docker rm -f` and `docker network rm`
 - docker-compose:  `docker-compose up -d` of the same two services, the wait;
@@ -31,6 +32,10 @@ from pathlib import Path
 from stats import summary
 
 INSTANCE = "benchpeers"
+# The console script pip installed beside this interpreter: a version manager's shim on
+# PATH (pyenv's adds 80 ms to each call) would be timed too, and it is not labctl.
+_BESIDE = Path(sys.executable).parent / "labctl"
+LABCTL = str(_BESIDE) if _BESIDE.exists() else "labctl"
 PREFIX = "lcbench"  # names of the peers' containers, network and compose project
 SERVER_ARGV = ["python3", "-u", "/opt/labctl/services/http_server.py", "--port", "80"]
 # Port 80 is 0050 in /proc/net/tcp; state 0A is LISTEN.
@@ -77,10 +82,10 @@ class Labctl:
     name = "labctl"
 
     def up(self) -> None:
-        run(["labctl", "up", "handshake-lab", "-i", INSTANCE])
+        run([LABCTL, "up", "handshake-lab", "-i", INSTANCE])
 
     def down(self) -> None:
-        run(["labctl", "down", "handshake-lab", "-i", INSTANCE])
+        run([LABCTL, "down", "handshake-lab", "-i", INSTANCE])
 
 
 class DockerCli:

@@ -5,21 +5,19 @@ from __future__ import annotations
 import copy
 import enum
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from labctl import launch
 from labctl.errors import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
     InvalidInput,
-    LabctlError,
     LabInvalid,
-    NodeStopped,
 )
 
 app = typer.Typer(
@@ -45,8 +43,8 @@ InstanceOpt = Annotated[str | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-# What the app callback learnt about this run, for main()'s error report.
-_run = {"debug": bool(os.environ.get("LABCTL_DEBUG")), "command": ""}
+# What the app callback learns about this run (labctl.launch keeps it, for the error report).
+_run = launch.state
 
 
 def _show_version(value: bool) -> None:
@@ -73,7 +71,7 @@ def _global_options(
     """Network labs for teaching the transport layer: YAML in, running, self-checking labs out.
     """
     _run["debug"] = _run["debug"] or debug
-    _server["url"] = server
+    _run["server"] = server
     _run["command"] = ctx.invoked_subcommand or ""  # for "node ... stopped during check"
 
 
@@ -82,13 +80,10 @@ def _lab_name(lab: str) -> str:
     return lab_name(lab)
 
 
-_server: dict[str, str | None] = {"url": None}
-
-
 def _backend():
     """Where commands go: the local engine or a classroom server (labctl/backend)."""
-    from labctl import backend
-    return backend.select(_server["url"])
+    from labctl import lifecycle
+    return lifecycle.backend()
 
 
 def _engine(progress=None):
@@ -99,12 +94,8 @@ def _engine(progress=None):
 @app.command()
 def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> None:
     """Start a lab; return when every service listens."""
-    from labctl import console, loader, output
-    backend = _backend()
-    title = Path(lab).name if backend.remote else loader.load(lab).name
-    with console.progress(f"Bringing up {title}") as progress:
-        report = backend.up(lab, instance, progress)
-    output.emit(report, json_out, explicit_instance=bool(instance))
+    from labctl import lifecycle
+    lifecycle.up(lab, instance, json_out)
 
 
 @app.command()
@@ -116,15 +107,8 @@ def down(lab: Annotated[str | None, typer.Argument(
          all_instances: Annotated[bool, typer.Option("--all-instances")] = False,
          instance: InstanceOpt = None) -> None:
     """Remove a lab's containers and network, found by their labels."""
-    from labctl import console
-    if lab is None and not all_labs:
-        raise InvalidInput("name a LAB, or pass --all")
-    containers, networks = _backend().down(lab, instance, all_instances)
-    what = "all labs" if lab is None else _lab_name(lab)
-    if containers or networks:
-        console.err.print(f"removed {what}: {containers} containers, {networks} networks")
-    else:
-        console.err.print(f"nothing to remove for {what}")
+    from labctl import lifecycle
+    lifecycle.down(lab, instance, all_labs, all_instances)
 
 
 @app.command()
@@ -508,18 +492,6 @@ _register_server(app)
 _add_examples(app)
 
 
-def _raise_interrupt(signum, _frame):
-    raise KeyboardInterrupt
-
-
-def _unexpected(exc: Exception) -> int:
-    # Runtimes turn their engine's errors into labctl errors: anything else is a bug.
-    from labctl.errors import EXIT_RUNTIME
-    sys.stderr.write(f"labctl: internal error: {type(exc).__name__}: {exc} "
-                     "(run with --debug for a traceback)\n")
-    return EXIT_RUNTIME
-
-
 def _narrowed(argv: list[str]) -> typer.Typer:
     """The app with only the command being run: typer builds every command's options
     (pydantic adapters included) on each run, a tenth of a second for nothing."""
@@ -534,40 +506,25 @@ def _narrowed(argv: list[str]) -> typer.Typer:
     return narrow
 
 
-def main() -> None:
-    # SIGTERM takes the same clean-up path as Ctrl-C.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    _run.update(debug=bool(os.environ.get("LABCTL_DEBUG")), command="")
+def _through_typer() -> int | None:
+    """The whole command line; Typer's own exits and usage errors become exit codes."""
     try:
         code = _narrowed(sys.argv[1:])(standalone_mode=False)
-        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into Exit(130)
-            sys.stderr.write("labctl: interrupted\n")
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("labctl: interrupted\n")
-        code = EXIT_INTERRUPTED
+    except typer.Abort:
+        raise KeyboardInterrupt from None
     except typer.Exit as exc:
-        code = exc.exit_code
+        return exc.exit_code
     except typer.TyperException as exc:  # usage errors: typer shows them as click would
         if hasattr(exc, "show"):
             exc.show()
-        code = getattr(exc, "exit_code", EXIT_INVALID)
-    except LabctlError as exc:
-        if isinstance(exc, NodeStopped) and not exc.during:
-            exc.during = _run["command"]
-        if _run["debug"]:
-            import traceback
-            traceback.print_exc()
-        sys.stderr.write(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
-                         else f"{exc}\n")
-        code = exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
-        if _run["debug"]:
-            raise
-        code = _unexpected(exc)
-    # The work is done (or undone): a signal now must not turn the outcome into a kill.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        return getattr(exc, "exit_code", EXIT_INVALID)
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into Exit(130)
+        sys.stderr.write("labctl: interrupted\n")
+    return code
+
+
+def main() -> None:
+    launch.run(_through_typer)
 
 
 if __name__ == "__main__":

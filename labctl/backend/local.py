@@ -71,6 +71,7 @@ class LocalBackend:
 
     def test(self, lab: str, instance: str | None, keep: bool, progress: Progress) -> Report:
         from labctl import loader, runner
+        from labctl.report import Report
         from labctl.session import refuse_if_up
         path = loader.resolve(lab)
         refuse_if_up(self.engine, loader.load(path).name, _instance(instance))
