@@ -87,6 +87,9 @@ def _unexpected(exc: Exception) -> int:
 
 
 def main() -> None:
+    # pydantic looks for plugins in every installed distribution's metadata the first time
+    # it builds a validator (tens of milliseconds on each run); labctl's models use none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     argv = sys.argv[1:]
     short = quick(argv)
     if short is None:
