@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ups", type=int, default=10)
-    parser.add_argument("--concurrent", type=int, default=4, help="--concurrent-ups")
+    parser.add_argument("--concurrent", type=int, default=8, help="--concurrent-ups")
     parser.add_argument("--lab", default="handshake-lab")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labctl-bench-server-"))

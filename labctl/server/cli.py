@@ -87,7 +87,7 @@ def serve(
     nodes_per_lab: Annotated[int, typer.Option(min=1, help="Largest lab a student may run."
                                                )] = 8,
     concurrent_ups: Annotated[int, typer.Option(min=1, help="`up`s run at once; the rest "
-                                                "queue.")] = 4,
+                                                "queue.")] = 8,
     install_systemd: Annotated[bool, typer.Option(
         "--install-systemd", help="Write /etc/systemd/system/labctl.service running "
         "`labctl serve` with these options, then exit (enable it with systemctl).")] = False,
