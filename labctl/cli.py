@@ -32,10 +32,10 @@ images_app = typer.Typer(help="Build the node image (no registry needed).", no_a
 app.add_typer(images_app, name="images")
 
 # Options shared between commands, declared once.
-LabArg = Annotated[str, typer.Argument(
+LabArg = Annotated[str, typer.Argument(metavar="LAB",
     help="A lab name under ./labs (or shipped with labctl), or a path to a lab directory or "
          "lab.yaml.", show_default=False)]
-NodeArg = Annotated[str, typer.Argument(help="A node of the lab, e.g. client.",
+NodeArg = Annotated[str, typer.Argument(metavar="NODE", help="A node of the lab, e.g. client.",
                                         show_default=False)]
 InstanceOpt = Annotated[str | None, typer.Option(
     "--instance", "-i", envvar="LABCTL_INSTANCE",
@@ -99,7 +99,7 @@ def up(lab: LabArg, instance: InstanceOpt = None, json_out: JsonOpt = False) -> 
 
 
 @app.command()
-def down(lab: Annotated[str | None, typer.Argument(
+def down(lab: Annotated[str | None, typer.Argument(metavar="LAB",
             help="The lab to remove (name or path); works even if its YAML is gone.",
             show_default=False)] = None,
          all_labs: Annotated[bool, typer.Option("--all", help="Remove every lab of the instance "
@@ -112,7 +112,7 @@ def down(lab: Annotated[str | None, typer.Argument(
 
 
 @app.command()
-def status(lab: Annotated[str | None, typer.Argument(show_default=False,
+def status(lab: Annotated[str | None, typer.Argument(metavar="LAB", show_default=False,
                                                      help="Only this lab.")] = None,
            instance: Annotated[str | None, typer.Option(
                "--instance", "-i", help="Only this instance (default: every instance).",
@@ -125,8 +125,8 @@ def status(lab: Annotated[str | None, typer.Argument(show_default=False,
 
 @app.command(name="exec")
 def exec_(lab: LabArg, node: NodeArg,
-          command: Annotated[list[str], typer.Argument(help="The command, after --.",
-                                                       show_default=False)],
+          command: Annotated[list[str], typer.Argument(
+              metavar="COMMAND", help="The command, after --.", show_default=False)],
           instance: InstanceOpt = None) -> None:
     """Run a command on a node; exit with the command's exit code."""
     if command and command[0] == "--":
@@ -164,7 +164,7 @@ def logs(lab: LabArg, node: NodeArg, instance: InstanceOpt = None,
 
 
 @app.command()
-def validate(labs: Annotated[list[str], typer.Argument(
+def validate(labs: Annotated[list[str], typer.Argument(metavar="LABS",
                  help="Labs (names, directories, lab.yaml files) or folders of labs.",
                  show_default=False)],
              json_out: JsonOpt = False) -> None:
@@ -198,7 +198,7 @@ def validate(labs: Annotated[list[str], typer.Argument(
 
 @app.command()
 def capture(lab: LabArg,
-            node: Annotated[str | None, typer.Argument(
+            node: Annotated[str | None, typer.Argument(metavar="NODE",
                 help="Only this node (default: every node that captures).",
                 show_default=False)] = None,
             output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the pcaps.",
@@ -265,9 +265,9 @@ def _stream_capture(chunks, target: str) -> int:
 
 
 @app.command()
-def trace(lab: Annotated[str | None, typer.Argument(
+def trace(lab: Annotated[str | None, typer.Argument(metavar="LAB",
               help="A running lab (or use --pcap).", show_default=False)] = None,
-          node: Annotated[str | None, typer.Argument(
+          node: Annotated[str | None, typer.Argument(metavar="NODE",
               help="The capturing node to read (default: the first).",
               show_default=False)] = None,
           pcap: Annotated[Path | None, typer.Option(
@@ -387,7 +387,7 @@ def test(lab: LabArg, instance: InstanceOpt = None,
 
 
 @app.command()
-def verify(paths: Annotated[list[Path] | None, typer.Argument(
+def verify(paths: Annotated[list[Path] | None, typer.Argument(metavar="PATHS",
                help="Labs (directories or lab.yaml files), or directories of labs. "
                     "Default: every lab under ./labs.", show_default=False)] = None,
            workers: Annotated[int, typer.Option(help="Labs tested at once.")] = 2,
@@ -431,7 +431,8 @@ def _lab_paths(paths: list[Path]) -> list[Path]:
 
 
 @app.command()
-def new(name: Annotated[str, typer.Argument(help="Name of the new lab.", show_default=False)],
+def new(name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the new lab.",
+                                            show_default=False)],
         source: Annotated[str | None, typer.Option("--from", help="Copy this lab instead of "
                                                     "the commented template.")] = None,
         directory: Annotated[Path, typer.Option("--dir", help="Where labs live.",

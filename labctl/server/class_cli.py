@@ -114,7 +114,8 @@ def _ago(when: str | None) -> str:
 
 
 @app.command("check")
-def check(lab: Annotated[str, typer.Argument(help="The lab to grade.", show_default=False)],
+def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to grade.",
+                                             show_default=False)],
           students: StudentsOpt = None,
           fmt: Annotated[str, typer.Option("--format", help="table, csv, json, junit or html."
                                            )] = "table",
@@ -151,7 +152,7 @@ def _progress(action: str, lines) -> None:
 
 
 @app.command("up")
-def up(lab: Annotated[str, typer.Argument(show_default=False)],
+def up(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
        students: Annotated[Path, typer.Option("--students", dir_okay=False, show_default=False,
                                               help="The class list (see class check).")],
        server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
@@ -164,7 +165,7 @@ def up(lab: Annotated[str, typer.Argument(show_default=False)],
 
 
 @app.command("down")
-def down(lab: Annotated[str, typer.Argument(show_default=False)],
+def down(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
          students: StudentsOpt = None,
          server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
     """Remove LAB for the students in the list, or every running copy of it."""

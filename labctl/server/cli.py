@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(class_app, name="class")
 
 
-def login(url: Annotated[str, typer.Argument(
+def login(url: Annotated[str, typer.Argument(metavar="URL",
               help="The class server: https://HOST:PORT (or unix:///PATH).",
               show_default=False)],
           token: Annotated[str | None, typer.Option(
@@ -128,7 +128,7 @@ def _store(state_dir: Path):
 
 
 @token_app.command("add")
-def token_add(user: Annotated[str, typer.Argument(help="Who the token is for.",
+def token_add(user: Annotated[str, typer.Argument(metavar="USER", help="Who the token is for.",
                                                   show_default=False)],
               state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR) -> None:
     """Make a token for USER (replacing theirs) and print it, once: it is stored hashed."""
@@ -139,7 +139,7 @@ def token_add(user: Annotated[str, typer.Argument(help="Who the token is for.",
 
 
 @token_app.command("revoke")
-def token_revoke(user: Annotated[str, typer.Argument(show_default=False)],
+def token_revoke(user: Annotated[str, typer.Argument(metavar="USER", show_default=False)],
                  state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR) -> None:
     """Revoke USER's token: the server refuses it from the next request on."""
     from labctl import console
