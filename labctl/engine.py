@@ -27,8 +27,9 @@ from labctl.errors import (
 from labctl.runtime.base import NodeInfo, Runtime
 from labctl.signals import shielded
 
-if TYPE_CHECKING:  # the model (pydantic) is only needed to bring a lab up
+if TYPE_CHECKING:
     from labctl import model
+    from labctl.blueprint import Blueprint
     from labctl.plan import NodePlan
 
 __all__ = ["Engine", "shielded"]
@@ -61,17 +62,19 @@ class Engine:
         self._guard_lock = threading.Lock()
 
     # -- up ---------------------------------------------------------------
-    def up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
+    def up(self, lab: model.Lab | Blueprint, instance: str) -> list[NodeInfo]:
         """Start the lab and return once every service listens; idempotent.
 
         One `up` per lab instance at a time (claims.py): a second one waits
         for the first, then finds the lab up. A half-made lab is rebuilt.
         """
+        from labctl.blueprint import Blueprint, of
         from labctl.claims import claimed
-        with claimed(lab.name, instance, self.progress):
-            return self._up(lab, instance)
+        blueprint = lab if isinstance(lab, Blueprint) else of(lab)
+        with claimed(blueprint.name, instance, self.progress):
+            return self._up(blueprint, instance)
 
-    def _up(self, lab: model.Lab, instance: str) -> list[NodeInfo]:
+    def _up(self, lab: Blueprint, instance: str) -> list[NodeInfo]:
         guard = self._ensure_guard()
         # Three questions to the engine at once: each is a round trip of its own. The
         # image is needed only once the networks exist.
@@ -105,17 +108,17 @@ class Engine:
                 self.down(lab.name, instance)
             raise
 
-    def _place_link_loss(self, lab: model.Lab, running: list[NodeInfo]) -> None:
+    def _place_link_loss(self, lab: Blueprint, running: list[NodeInfo]) -> None:
         """Lossy links lose packets between the captures where the runtime can do it."""
         by_name = {info.node: info for info in running}
-        for name, node in lab.nodes.items():
+        for node in lab.nodes:
             for network, link in node.links.items():
-                if link.loss_percent and name in by_name:
+                loss = link["loss_percent"]
+                if loss and node.name in by_name:
                     where = ("on the way to the node: its capture never shows a lost packet"
-                             if self.runtime.place_link_loss(by_name[name], network,
-                                                             link.loss_percent)
+                             if self.runtime.place_link_loss(by_name[node.name], network, loss)
                              else "inside the node, after its capture")
-                    self.progress(f"{name}: {link.loss_percent:g}% loss on {network}, {where}")
+                    self.progress(f"{node.name}: {loss:g}% loss on {network}, {where}")
 
     def _ensure_guard(self) -> Future:
         """Seal lab networks off (runtime.ensure_isolation) while they are being made."""
@@ -133,15 +136,15 @@ class Engine:
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
             future.set_exception(exc)
 
-    def _image_for(self, lab: model.Lab) -> str:
-        for ref in sorted({n.image for n in lab.nodes.values() if n.image}):
+    def _image_for(self, lab: Blueprint) -> str:
+        for ref in sorted({n.image for n in lab.nodes if n.image}):
             self.runtime.ensure_image(ref)  # ImageMissing: there is no registry to pull from
-        if any(not n.image for n in lab.nodes.values()):
+        if any(not n.image for n in lab.nodes):
             return self.runtime.ensure_image(None, self.progress)
         from labctl.images import node_ref
         return node_ref()  # every node names its own image: this one is unused
 
-    def _plan(self, lab: model.Lab, instance: str, image: Callable[[], str], made: _Made
+    def _plan(self, lab: Blueprint, instance: str, image: Callable[[], str], made: _Made
               ) -> tuple[NodePlan, ...]:
         """Networks first (their subnets come from the runtime), then the nodes on them."""
         from labctl.plan import plan_networks, plan_nodes

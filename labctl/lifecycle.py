@@ -16,9 +16,9 @@ def backend():
 
 
 def up(lab: str, instance: str | None, json_out: bool = False) -> None:
-    from labctl import console, loader, output
+    from labctl import blueprint, console, output
     chosen = backend()
-    title = Path(lab).name if chosen.remote else loader.load(lab).name
+    title = Path(lab).name if chosen.remote else blueprint.load(lab).name
     with console.progress(f"Bringing up {title}") as progress:
         report = chosen.up(lab, instance, progress)
     output.emit(report, json_out, explicit_instance=bool(instance))

@@ -8,64 +8,17 @@ every problem is reported at once, located as `file:line: path.to.key: message`.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from labctl import model, references, suggest
-from labctl.errors import LabInvalid, LabNotFound, Problem
-from labctl.paths import lab_search_dirs
+from labctl.errors import LabInvalid, Problem
+from labctl.labfiles import LAB_FILE, available_labs, find_labs, resolve
 from labctl.references import Parts
 from labctl.yamlsource import Document, YamlProblem, dotted, load_text, read_bounded
 
-LAB_FILE = "lab.yaml"
-
-
-def resolve(lab: str | Path, cwd: Path | None = None) -> Path:
-    """The lab file for a LAB argument: a path to a directory or file, or a lab name."""
-    candidate = Path(lab)
-    if candidate.is_file():
-        return candidate
-    if candidate.is_dir():
-        if (candidate / LAB_FILE).is_file():
-            return candidate / LAB_FILE
-        raise LabNotFound(f"{candidate}: no {LAB_FILE} in this directory")
-    name = str(lab)
-    if "/" not in name:
-        for directory in lab_search_dirs(cwd):
-            path = directory / name / LAB_FILE
-            if path.is_file():
-                return path
-    known = sorted(available_labs(cwd))
-    hint = difflib.get_close_matches(name, known, n=1)
-    suffix = f" (did you mean '{hint[0]}'?)" if hint else (
-        f"; known labs: {', '.join(known)}" if known else "")
-    raise LabNotFound(f"no lab named '{name}'{suffix}")
-
-
-def available_labs(cwd: Path | None = None) -> dict[str, Path]:
-    labs: dict[str, Path] = {}
-    for directory in lab_search_dirs(cwd):
-        if directory.is_dir():
-            for path in sorted(directory.glob(f"*/{LAB_FILE}")):
-                labs.setdefault(path.parent.name, path)
-    return labs
-
-
-def find_labs(paths: list[str | Path], cwd: Path | None = None) -> list[Path]:
-    """Lab files for arguments that are labs (name, directory, file) or folders of labs."""
-    found: list[Path] = []
-    for arg in paths:
-        path = Path(arg)
-        if path.is_dir() and not (path / LAB_FILE).is_file():
-            labs = sorted(path.glob(f"*/{LAB_FILE}"))
-            if not labs:
-                raise LabNotFound(f"{path}: no {LAB_FILE} here nor in its folders")
-            found += labs
-        else:
-            found.append(resolve(arg, cwd))
-    return found
+__all__ = ["LAB_FILE", "available_labs", "find_labs", "load", "parse", "resolve"]
 
 
 def load(lab: str | Path, cwd: Path | None = None) -> model.Lab:

@@ -1,7 +1,8 @@
 """Turn a validated lab into network and container plans: pure data, no Docker calls.
 
-Least privilege is decided here: every capability is dropped, and each node
-gets back only what its declaration needs.
+Plans are made from the lab's blueprint (blueprint.py), never from the model itself,
+so an `up` of a cached blueprint needs no pydantic. Least privilege is decided here:
+every capability is dropped, and each node gets back only what its declaration needs.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
-from labctl import model, naming
+from labctl import naming
+from labctl.blueprint import Blueprint, NodeBlueprint
 from labctl.probes import RESERVED_SYSCTL
-from labctl.services import SERVICES
 
 CAPTURE_DIR = "/captures"
 
@@ -120,19 +121,15 @@ class LabPlan:
     nodes: tuple[NodePlan, ...]
 
 
-def service_argv(service: model.Service) -> list[str]:
-    return SERVICES[service.kind].argv(service.spec)
-
-
-def services_label(node: model.Node) -> str:
-    return ",".join(f"{s.kind}/{s.proto}/{s.port}" for s in node.services)
+def services_label(node: NodeBlueprint) -> str:
+    return ",".join(f"{s['name']}/{s['proto']}/{s['port']}" for s in node.services)
 
 
 def capture_file(node: str) -> str:
     return f"{CAPTURE_DIR}/{node}.pcap"
 
 
-def capabilities(node: model.Node) -> tuple[str, ...]:
+def capabilities(node: NodeBlueprint) -> tuple[str, ...]:
     caps = set(BASE_CAPABILITIES) | set(node.cap_add)
     if node.capture or node.links or node.routes or node.masquerade:
         caps.add(NET_ADMIN)
@@ -158,104 +155,108 @@ def _mib(memory_mib: int, divisor: int) -> int:
 
 
 
-def routed_networks(lab: model.Lab) -> set[str]:
+def routed_networks(lab: Blueprint) -> set[str]:
     """Networks on which a node sends packets for another subnet to a router."""
     routed = set()
-    for node in lab.nodes.values():
-        for route in node.routes:
-            via = lab.nodes[route.via].network_names
-            routed |= {n for n in node.network_names if n in via}
-            routed.add(route.to)  # replies come back through the router on that side
+    for node in lab.nodes:
+        for to, via in node.routes:
+            routed |= {n for n in node.networks if n in lab.node(via).networks}
+            routed.add(to)  # replies come back through the router on that side
     return routed
 
 
-def plan_networks(lab: model.Lab, instance: str) -> tuple[NetworkPlan, ...]:
+def _blueprint(lab) -> Blueprint:
+    """A model.Lab or its blueprint (tests and tools plan models directly)."""
+    if isinstance(lab, Blueprint):
+        return lab
+    from labctl import blueprint
+    return blueprint.of(lab)
+
+
+def plan_networks(lab: Blueprint, instance: str) -> tuple[NetworkPlan, ...]:
     """The lab's networks, before any subnet is allocated (fixed ones carry theirs)."""
+    lab = _blueprint(lab)
     routed = routed_networks(lab)
-    nodes = tuple(lab.nodes)
-    return tuple(NetworkPlan(lab.name, instance, name, net.subnet, name in routed, nodes)
-                 for name, net in lab.networks.items())
+    nodes = tuple(n.name for n in lab.nodes)
+    return tuple(NetworkPlan(lab.name, instance, name, subnet, name in routed, nodes)
+                 for name, subnet in lab.networks)
 
 
-def plan_nodes(lab: model.Lab, instance: str, subnets: dict[str, str], default_image: str
+def plan_nodes(lab: Blueprint, instance: str, subnets: dict[str, str], default_image: str
                ) -> tuple[NodePlan, ...]:
     """`subnets` gives each lab network the subnet the runtime allocated."""
+    lab = _blueprint(lab)
     addresses: dict[str, dict[str, str]] = {}  # network -> node -> ip
-    for net_name in lab.networks:
+    for net_name, _ in lab.networks:
         hosts = ipaddress.ip_network(subnets[net_name]).hosts()
         next(hosts)  # .1 belongs to the bridge
-        addresses[net_name] = {node: str(next(hosts)) for node, spec in lab.nodes.items()
-                               if net_name in spec.network_names}
+        addresses[net_name] = {node.name: str(next(hosts)) for node in lab.nodes
+                               if net_name in node.networks}
     nodes = []
-    for name, node in lab.nodes.items():
+    for node in lab.nodes:
+        name = node.name
         nodes.append(NodePlan(
             lab=lab.name,
             instance=instance,
             name=name,
             container=naming.container_name(lab.name, instance, name),
-            endpoints=tuple(Endpoint(net, addresses[net][name]) for net in node.network_names),
+            endpoints=tuple(Endpoint(net, addresses[net][name]) for net in node.networks),
             image=node.image or default_image,
             capabilities=capabilities(node),
-            memory_bytes=node.resources.memory_mib * 1024 * 1024,
-            pids=node.resources.pids,
-            nano_cpus=int(node.resources.cpus * 1e9),
-            sysctls={**DEFAULT_SYSCTLS, **{k: str(v) for k, v in node.sysctls.items()}},
+            memory_bytes=node.memory_mib * 1024 * 1024,
+            pids=node.pids,
+            nano_cpus=int(node.cpus * 1e9),
+            sysctls={**DEFAULT_SYSCTLS, **node.sysctls},
             services=services_label(node),
             capture=capture_file(name) if node.capture else "",
-            spec=node_spec(name, node, lab, addresses, subnets),
+            spec=node_spec(node, lab, addresses, subnets),
             agent=node.image is None,
-            tmpfs=tmpfs_mounts(node.resources.memory_mib, node.capture is not None),
-            shm_bytes=_mib(node.resources.memory_mib, SHM_DIVISOR) * 1024 * 1024,
-            extra_hosts=unshared_hosts(name, lab, addresses),
+            tmpfs=tmpfs_mounts(node.memory_mib, node.capture is not None),
+            shm_bytes=_mib(node.memory_mib, SHM_DIVISOR) * 1024 * 1024,
+            extra_hosts=unshared_hosts(node, lab, addresses),
             workdir="" if node.image else WORKDIR,
         ))
     return tuple(nodes)
 
 
-def plan_lab(lab: model.Lab, instance: str, subnets: dict[str, str], default_image: str
+def plan_lab(lab: Blueprint, instance: str, subnets: dict[str, str], default_image: str
              ) -> LabPlan:
     """Both plans at once, with every subnet already known (for tests and tools)."""
+    lab = _blueprint(lab)
     networks = tuple(NetworkPlan(n.lab, n.instance, n.name, subnets[n.name], n.routed)
                      for n in plan_networks(lab, instance))
     return LabPlan(lab.name, instance, networks,
                    plan_nodes(lab, instance, subnets, default_image))
 
 
-def unshared_hosts(name: str, lab: model.Lab, addresses: dict[str, dict[str, str]]
+def unshared_hosts(node: NodeBlueprint, lab: Blueprint, addresses: dict[str, dict[str, str]]
                    ) -> dict[str, str]:
     """Docker's DNS only answers for shared networks: name the others in /etc/hosts."""
-    mine = set(lab.nodes[name].network_names)
-    return {other: addresses[spec_.network_names[0]][other]
-            for other, spec_ in lab.nodes.items()
-            if other != name and not mine & set(spec_.network_names)}
+    mine = set(node.networks)
+    return {other.name: addresses[other.networks[0]][other.name]
+            for other in lab.nodes
+            if other.name != node.name and not mine & set(other.networks)}
 
 
-def node_spec(name: str, node: model.Node, lab: model.Lab,
-              addresses: dict[str, dict[str, str]], subnets: dict[str, str]) -> dict:
+def node_spec(node: NodeBlueprint, lab: Blueprint, addresses: dict[str, dict[str, str]],
+              subnets: dict[str, str]) -> dict:
     """What the in-node agent sets up, in order: links, routes, NAT, capture, services."""
-    spec: dict = {
-        "node": name,
-        "services": [
-            {"name": s.kind, "proto": s.proto, "port": s.port, "argv": service_argv(s),
-             "user": s.spec.user}
-            for s in node.services
-        ],
-    }
+    name = node.name
+    spec: dict = {"node": name, "services": [dict(s) for s in node.services]}
     if node.links:
-        spec["links"] = [{"ip": addresses[net][name], **link.model_dump()}
+        spec["links"] = [{"ip": addresses[net][name], **link}
                          for net, link in node.links.items()]
     if node.routes:
         routes = []
-        for route in node.routes:
-            shared = next(n for n in node.network_names
-                          if n in lab.nodes[route.via].network_names)
-            routes.append({"to_network": route.to, "via": addresses[shared][route.via],
-                           "subnet": subnets[route.to]})
+        for to, via in node.routes:
+            shared = next(n for n in node.networks if n in lab.node(via).networks)
+            routes.append({"to_network": to, "via": addresses[shared][via],
+                           "subnet": subnets[to]})
         spec["routes"] = routes
     if node.masquerade:
         spec["masquerade"] = {"ip": addresses[node.masquerade][name]}
     if node.capture:
-        spec["capture"] = {**node.capture.model_dump(), "file": capture_file(name)}
-        if node.capture.interface != "any":
-            spec["disable_offload"] = [node.capture.interface]
+        spec["capture"] = {**node.capture, "file": capture_file(name)}
+        if node.capture["interface"] != "any":
+            spec["disable_offload"] = [node.capture["interface"]]
     return spec

@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from labctl import model
 from labctl.engine import Engine
 from labctl.errors import LabBusy
 from labctl.runtime.base import NodeInfo
 from labctl.signals import shielded
+
+if TYPE_CHECKING:
+    from labctl import model
 
 
 @dataclass

@@ -33,13 +33,15 @@ class LocalBackend:
         self.engine = engine.Engine(runtime.connect())
 
     def up(self, lab: str, instance: str | None, progress: Progress) -> Report:
-        from labctl import loader, runner
+        from labctl import blueprint
+        from labctl.report import LabReport, Report
         from labctl.session import removed_on_interrupt
-        model = loader.load(lab)
+        plan = blueprint.load(lab)  # validated; an unchanged lab's from the cache
         self.engine.progress = progress
+        inst = _instance(instance)
         # Interrupted even after the nodes were ready: leave nothing this `up` made.
         with removed_on_interrupt(self.engine):
-            return runner.up(self.engine, model, _instance(instance))
+            return Report("up", [LabReport(plan.name, inst, nodes=self.engine.up(plan, inst))])
 
     def down(self, lab: str | None, instance: str | None, all_instances: bool
              ) -> tuple[int, int]:

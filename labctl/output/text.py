@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 
 from labctl import console
-from labctl.checks.registry import CheckResult
 from labctl.console import table
 from labctl.report import LabReport, Report
-from labctl.steps import StepResult
+
+if TYPE_CHECKING:  # `up` prints no steps nor checks, and needs not the lab model
+    from labctl.checks.registry import CheckResult
+    from labctl.steps import StepResult
 
 
 def show(report: Report, explicit_instance: bool = False) -> None:

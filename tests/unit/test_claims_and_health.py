@@ -109,7 +109,7 @@ def test_status_shows_networks_left_without_nodes():
 
 
 def test_up_waits_for_a_concurrent_up_of_the_same_instance_then_finds_it_up():
-    from labctl import loader
+    from labctl import blueprint, loader
     from labctl.engine import Engine
     runtime = FakeRuntime()
     lab = loader.parse(LAB, "lab.yaml")
@@ -122,7 +122,7 @@ def test_up_waits_for_a_concurrent_up_of_the_same_instance_then_finds_it_up():
         while not heard and time.monotonic() < deadline:
             time.sleep(0.01)
         assert runtime.nodes() == []  # waiting, touching nothing
-        Engine(runtime)._up(lab, "t")  # the first `up` does its work
+        Engine(runtime)._up(blueprint.of(lab), "t")  # the first `up` does its work
     waiter.join(5)
     assert heard == ["demo (instance t) is being brought up by another labctl: waiting for it",
                      "demo (t) is already up"]
