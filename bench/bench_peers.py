@@ -12,7 +12,9 @@ so a noisy moment hurts them alike. Prints median/min/max per contender and
 the ratios labctl/peer.
 
 - labctl:          `labctl up handshake-lab` / `labctl down handshake-lab` (the console
-                   script itself, not a version manager's shim in front of it)
+                   script itself, not a version manager's shim in front of it). The first
+                   `up` validates the lab and caches its blueprint (labctl/blueprint.py);
+                   the others start from it, as a student's repeated ups do
 - docker CLI:      `docker network create --internal`, two `docker run -d`, the wait;
                    `docker rm -f` and `docker network rm`
 - docker-compose:  `docker-compose up -d` of the same two services, the wait;
