@@ -10,9 +10,12 @@ cache that cannot be used safely (not the caller's own, not private) is ignored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,67 +93,96 @@ def load(lab: str | Path) -> Blueprint:
     """The blueprint of a lab argument (name or path), validated once per content."""
     from labctl.labfiles import resolve
     path = resolve(lab)
-    key = _key(path)
-    cached = _read(key) if key else None
+    text = _read_text(path)
+    if text is None:  # unreadable, too big, not a file, not UTF-8: the loader says which
+        from labctl import loader
+        return of(loader.load(path))
+    key = _key(path, text)
+    cached = _read(key)
     if cached is not None:
         return cached
     from labctl import loader
-    made = of(loader.load(path))  # LabInvalid: every problem, file:line, nothing cached
-    if key:
-        _write(key, made)
+    made = of(loader.parse(text, str(path)))  # the very bytes hashed; LabInvalid: not kept
+    _write(key, made)
     return made
 
 
 # -- the cache ------------------------------------------------------------------------------
-def _key(path: Path) -> str | None:
+def _read_text(path: Path) -> str | None:
     try:
-        data = path.read_bytes() if path.stat().st_size <= _MAX_BYTES else None
-    except OSError:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_BYTES:
+                return None
+            data = handle.read(_MAX_BYTES + 1)
+        return data.decode("utf-8") if len(data) <= _MAX_BYTES else None
+    except (OSError, UnicodeDecodeError):
         return None
-    if data is None:  # too big: the loader says so
-        return None
-    digest = hashlib.sha256(_code_key().encode())
-    digest.update(str(path.resolve()).encode() + b"\0" + data)
+
+
+def _key(path: Path, text: str) -> str:
+    digest = hashlib.sha256(_code_key())
+    digest.update(str(path.resolve()).encode() + b"\0" + text.encode())
     return digest.hexdigest()
 
 
-def _code_key() -> str:
-    """labctl's version and its own code (an edited checkout invalidates every entry)."""
-    from labctl import __version__
+@functools.cache
+def _code_key() -> bytes:
+    """labctl's own code, by content (an edited checkout invalidates every entry), and
+    the installed validators' libraries (an upgrade of either does too)."""
     root = Path(__file__).parent
-    parts = [__version__, str(FORMAT)]
+    digest = hashlib.sha256(f"{FORMAT}".encode())
     for source in sorted(root.rglob("*.py")):
-        if "node" not in source.relative_to(root).parts[:1]:  # the in-node code plays no part
-            stat = source.stat()
-            parts.append(f"{source.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "\n".join(parts)
+        if source.relative_to(root).parts[0] != "node":  # the in-node code plays no part
+            digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes())
+    for library in ("pydantic", "pydantic_core", "yaml"):
+        spec = importlib.util.find_spec(library)  # found, not imported
+        if spec is not None and spec.origin:
+            info = os.stat(spec.origin)
+            digest.update(f"{spec.origin}:{info.st_size}:{info.st_mtime_ns}".encode())
+    return digest.digest()
 
 
 def _folder() -> Path | None:
-    """The cache folder, if it is this user's own and private (else it is not used)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "labctl" / "blueprints"
+    """The cache folder, if only this user (and root) can change it or any folder above it;
+    else None and the cache is not used (e.g. `sudo -E` with another user's HOME)."""
     try:
+        configured = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(configured) if os.path.isabs(configured) else Path.home() / ".cache"
+        folder = base.resolve() / "labctl" / "blueprints"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stat = folder.stat()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home directory for this user
         return None
-    if stat.st_uid != os.geteuid() or stat.st_mode & 0o077:
-        return None
-    return folder
+    me = os.geteuid()
+    for place in [*reversed(folder.parents), folder]:
+        try:
+            info = os.lstat(place)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (me, 0):
+            return None
+        writable_by_others = info.st_mode & 0o022
+        if writable_by_others and not (info.st_mode & stat.S_ISVTX and info.st_uid == 0):
+            return None  # only a root-owned sticky folder (/tmp) may be shared
+    info = os.lstat(folder)
+    return folder if info.st_uid == me and not info.st_mode & 0o077 else None
 
 
 def _read(key: str) -> Blueprint | None:
     folder = _folder()
     if folder is None:
         return None
-    entry = folder / f"{key}.json"
     try:
-        stat = entry.stat()
-        if stat.st_uid != os.geteuid() or stat.st_mode & 0o077:
-            return None
-        return Blueprint.from_json(entry.read_text())
-    except (OSError, ValueError, KeyError, TypeError):
+        fd = os.open(folder / f"{key}.json", os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd) as entry:
+            info = os.fstat(entry.fileno())
+            if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+                return None
+            return Blueprint.from_json(entry.read())
+    except Exception:  # noqa: BLE001 - a damaged entry is a miss, whatever it holds
         return None
 
 
@@ -158,16 +190,21 @@ def _write(key: str, blueprint: Blueprint) -> None:
     folder = _folder()
     if folder is None:
         return
+    temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "w") as out:  # mkstemp: mode 0600
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")  # mode 0600
+        with os.fdopen(handle, "w") as out:
             out.write(blueprint.to_json())
         os.replace(temporary, folder / f"{key}.json")
+        temporary = None
         entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-CACHE_ENTRIES]:
             old.unlink(missing_ok=True)
     except OSError:
-        return
+        pass
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
-_MAX_BYTES = 256 * 1024  # the loader's own limit (yamlsource.MAX_BYTES) refuses bigger files
+_MAX_BYTES = 256 * 1024  # as yamlsource.MAX_BYTES (a test holds them equal)

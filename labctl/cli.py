@@ -253,8 +253,7 @@ def _stream_capture(chunks, target: str) -> int:
             out.write(chunk)
             out.flush()
     except BrokenPipeError:
-        from labctl import trace_run
-        trace_run.quiet_broken_pipe()
+        launch.quiet_broken_pipe()
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -314,7 +313,7 @@ def trace(lab: Annotated[str | None, typer.Argument(metavar="LAB",
     try:
         code = trace_run.run(source, options)
     except BrokenPipeError:
-        trace_run.quiet_broken_pipe()
+        launch.quiet_broken_pipe()
         code = 0
     raise typer.Exit(code)
 

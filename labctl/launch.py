@@ -11,6 +11,7 @@ tests/unit/test_launch.py holds both ways to the same calls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -52,9 +53,12 @@ def run(call: Callable[[], int | None], command: str = "") -> None:
                  server=os.environ.get("LABCTL_SERVER") or None)
     try:
         code = call()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):
         sys.stderr.write("labctl: interrupted\n")
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # `labctl up LAB | head -1`: the reader left; say nothing more
+        quiet_broken_pipe()
+        code = 1
     except LabctlError as exc:
         if isinstance(exc, NodeStopped) and not exc.during:
             exc.during = state["command"]
@@ -74,6 +78,14 @@ def run(call: Callable[[], int | None], command: str = "") -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+def quiet_broken_pipe() -> None:
+    """The reader went away (`labctl trace | head -1`): stop writing, print nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # no file behind stdout (an embedding)
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _raise_interrupt(signum, _frame):
     raise KeyboardInterrupt
 
@@ -87,9 +99,6 @@ def _unexpected(exc: Exception) -> int:
 
 
 def main() -> None:
-    # pydantic looks for plugins in every installed distribution's metadata the first time
-    # it builds a validator (tens of milliseconds on each run); labctl's models use none.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     argv = sys.argv[1:]
     short = quick(argv)
     if short is None:
@@ -107,5 +116,6 @@ def main() -> None:
     run(call, command)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m labctl.launch: the module's state, not __main__'s
+    from labctl import launch
+    launch.main()

@@ -9,7 +9,6 @@ capture was damaged (what was sound is shown, then one warning line).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,9 +123,3 @@ def _note(console, text: str) -> None:
 
 def _reader_went_away() -> None:
     raise BrokenPipeError
-
-
-def quiet_broken_pipe() -> None:
-    """The reader went away (`trace | head -1`): stop writing, exit 0, print nothing."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -98,3 +98,59 @@ def test_up_from_the_cache_imports_no_pydantic(cache, tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], check=True, env=env, cwd=ROOT,
                          capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_loader_validates_the_very_text_that_was_hashed(cache, tmp_path, monkeypatch):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: one\nnodes:\n  a: {}\n")
+    seen = []
+    parse = loader.parse
+    monkeypatch.setattr(loader, "parse", lambda text, file: (seen.append(text),
+                                                             parse(text, file))[1])
+    monkeypatch.setattr(loader, "load", lambda *_: pytest.fail("read the file a second time"))
+    blueprint.load(lab)
+    assert seen == [lab.read_text()]
+
+
+def test_no_home_directory_means_no_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    def homeless():
+        raise RuntimeError("Could not determine home directory.")
+    monkeypatch.setattr(Path, "home", homeless)
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: one\nnodes:\n  a: {}\n")
+    assert blueprint.load(lab).name == "one"
+
+
+def test_a_cache_under_a_folder_others_can_change_is_not_used(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # no sticky bit: anyone could swap what is below
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared / "cache"))
+    assert blueprint._folder() is None
+    shared.chmod(0o1777)  # sticky: usable only if root owns it, as /tmp
+    assert (blueprint._folder() is None) == (shared.stat().st_uid != 0)
+
+
+def test_a_symlinked_cache_folder_is_not_used(tmp_path, monkeypatch):
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    (tmp_path / "cache" / "labctl").mkdir(parents=True, mode=0o700)
+    (tmp_path / "cache" / "labctl" / "blueprints").symlink_to(real)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert blueprint._folder() is None  # a link could lead anywhere its maker likes
+
+
+@pytest.mark.parametrize("text", ["null", '"x"', "[]", "{}", "[" * 5000])
+def test_an_entry_of_any_other_shape_is_a_miss(cache, tmp_path, text):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: one\nnodes:\n  a: {}\n")
+    blueprint.load(lab)
+    [entry] = cache.iterdir()
+    entry.write_text(text)
+    assert blueprint.load(lab).name == "one"
+
+
+def test_the_size_limit_is_the_loaders():
+    from labctl import yamlsource
+    assert blueprint._MAX_BYTES == yamlsource.MAX_BYTES

@@ -72,3 +72,27 @@ def test_errors_leave_the_short_way_as_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.startswith("labctl: error: ") and "no-such-lab" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("raised", "code", "said"), [
+    (BrokenPipeError, 1, ""),  # `labctl up LAB | head -1`: as click ends it
+    (EOFError, 130, "labctl: interrupted\n"),
+    (KeyboardInterrupt, 130, "labctl: interrupted\n"),
+])
+def test_both_ways_end_alike(capsys, raised, code, said):
+    def call():
+        raise raised
+    with pytest.raises(SystemExit) as done:
+        launch.run(call)
+    assert done.value.code == code and capsys.readouterr().err == said
+
+
+def test_run_as_a_module_it_keeps_its_server(tmp_path):
+    """`python -m labctl.launch` fills the state labctl.lifecycle reads (not __main__'s)."""
+    import os
+    import subprocess
+    sock = tmp_path / "none.sock"
+    result = subprocess.run([sys.executable, "-m", "labctl.launch", "down", "handshake-lab"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "LABCTL_SERVER": f"unix://{sock}"})
+    assert result.returncode == 3 and str(sock) in result.stderr, result.stderr
