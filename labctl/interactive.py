@@ -23,22 +23,33 @@ def run_session(session: Session) -> int:
     interactive = os.isatty(stdin_fd)
     saved = termios.tcgetattr(stdin_fd) if interactive else None
     previous = None
-    if interactive:
-        def resized(_signum=None, _frame=None) -> None:
-            size = shutil.get_terminal_size()
-            session.resize(size.lines, size.columns)
+    # SIGWINCH only wakes the loop: the interpreter writes a byte into a pipe the moment
+    # the signal arrives, and the loop sends the resize between two sends, never from
+    # inside one (a connection in the middle of a send is not reentrant).
+    woken, wake = os.pipe()
+    os.set_blocking(wake, False)
+    previous_wakeup = None
 
-        resized()
-        previous = signal.signal(signal.SIGWINCH, resized)  # the window's size follows
+    def resize() -> None:
+        size = shutil.get_terminal_size()
+        session.resize(size.lines, size.columns)
+
+    if interactive:
+        resize()
+        previous = signal.signal(signal.SIGWINCH, lambda *_: None)
+        previous_wakeup = signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
         tty.setraw(stdin_fd)
     stdin_open = True
     try:
         while True:
-            readers = [session, stdin_fd] if stdin_open else [session]
+            readers = [woken, session, stdin_fd] if stdin_open else [woken, session]
             try:
                 ready, _, _ = select.select(readers, [], [])
             except InterruptedError:
                 continue
+            if woken in ready:  # before the keys typed after it
+                os.read(woken, 4096)
+                resize()
             if session in ready:
                 data = session.recv(65536)
                 if not data:
@@ -53,8 +64,12 @@ def run_session(session: Session) -> int:
                     session.send(b"\x04")
     finally:
         if previous is not None:
+            signal.set_wakeup_fd(previous_wakeup)
             signal.signal(signal.SIGWINCH, previous)
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+        os.close(woken)
+        os.close(wake)
         session.close()
     return session.exit_code
+

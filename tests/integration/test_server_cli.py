@@ -87,8 +87,7 @@ def test_a_student_uses_the_cli_through_the_socket_and_a_classmate_is_refused(se
         import termios
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
         os.kill(pid, signal.SIGWINCH)
-        term.sendline("stty size")
-        term.expect("33 111")
+        _await_size(term, "33 111")
         term.sendline("exit 3")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 3
@@ -201,3 +200,15 @@ def test_a_shell_client_that_goes_away_leaves_no_process_in_the_node(server, api
             assert "sleep 432" not in left["stdout"] and "bash" not in left["stdout"], left
     finally:
         api_down(api, LAB, instance)
+
+
+def _await_size(term, size: str, tries: int = 20) -> None:
+    """The shell sees the new size: a resize and keys typed at once may reach the node in
+    either order, as on any terminal, so ask again until it shows (or say what it said)."""
+    import pexpect
+    for _ in range(tries):
+        term.sendline("stty size")
+        if term.expect([size, pexpect.TIMEOUT], timeout=3) == 0:
+            return
+    raise AssertionError(f"the shell never saw {size}; it printed: {term.before!r}")
+
