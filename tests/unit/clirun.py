@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,3 +25,9 @@ def labctl(capsys, *args: str) -> tuple[int, str, str]:
             signal.signal(sig, handler)
     out, err = capsys.readouterr()
     return done.value.code, out, err
+
+
+def as_process(capsys, *args: str) -> SimpleNamespace:
+    """`labctl ARGS...` in this process, answered like subprocess.run's result."""
+    code, out, err = labctl(capsys, *args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)

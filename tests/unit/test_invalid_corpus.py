@@ -29,10 +29,10 @@ def test_corpus_has_at_least_sixty_cases():
     assert len(CASES) >= 60
 
 
-def test_cli_validate_reports_every_case_without_a_traceback():
-    from tests.conftest import run_labctl
+def test_cli_validate_reports_every_case_without_a_traceback(capsys):
+    from clirun import as_process
 
-    result = run_labctl("validate", *[str(c / "lab.yaml") for c in CASES])
+    result = as_process(capsys, "validate", *[str(c / "lab.yaml") for c in CASES])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     for case in CASES:

@@ -4,9 +4,10 @@ import io
 import json
 
 import pytest
+from clirun import as_process
 
 from labctl import schema
-from tests.conftest import ROOT, run_labctl
+from tests.conftest import ROOT
 
 
 def test_labs_folder_carries_the_current_schema():
@@ -14,8 +15,8 @@ def test_labs_folder_carries_the_current_schema():
     assert (ROOT / "labs" / schema.FILE_NAME).read_text() == schema.schema_text()
 
 
-def test_labctl_schema_prints_it():
-    result = run_labctl("schema")
+def test_labctl_schema_prints_it(capsys):
+    result = as_process(capsys, "schema")
     assert result.returncode == 0
     assert json.loads(result.stdout) == schema.lab_schema()
 

@@ -1,16 +1,25 @@
 """`labctl validate` takes labs and folders of labs, and reports every argument it is given."""
 
-from tests.conftest import ROOT, run_labctl
+import pytest
+from clirun import as_process
+
+from tests.conftest import ROOT
 
 
-def test_validate_takes_a_folder_of_labs_like_verify():
+@pytest.fixture
+def run_labctl(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    return lambda *args: as_process(capsys, *args)
+
+
+def test_validate_takes_a_folder_of_labs_like_verify(run_labctl):
     result = run_labctl("validate", "labs")
     assert result.returncode == 0, result.stderr
     for lab in sorted((ROOT / "labs").glob("*/lab.yaml")):
         assert f"ok: labs/{lab.parent.name}/lab.yaml ({lab.parent.name})" in result.stderr
 
 
-def test_validate_reports_every_file_given_even_after_a_bad_one(tmp_path):
+def test_validate_reports_every_file_given_even_after_a_bad_one(tmp_path, run_labctl):
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"name: x\x7f\nnodes: {a: {}}\n")
     huge = tmp_path / "huge.yaml"
