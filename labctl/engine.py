@@ -167,7 +167,8 @@ class Engine:
         cancel = threading.Event()
         pool = ThreadPoolExecutor(max_workers=min(8, len(nodes)), thread_name_prefix="labctl-up")
         try:
-            futures = [pool.submit(self._start_node, node, cancel, made) for node in nodes]
+            with shielded():  # a Ctrl-C inside submit() would leave a worker nobody waits for
+                futures = [pool.submit(self._start_node, node, cancel, made) for node in nodes]
             for future in as_completed(futures):
                 future.result()
         except BaseException as exc:
