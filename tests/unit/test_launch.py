@@ -3,6 +3,7 @@ and leaves every other form to the full command line."""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import pytest
@@ -23,6 +24,15 @@ NOT_SHORT = [
     ["up", "lab", "-i", "a", "b"], ["up", "-i", "a", "lab"], ["--debug", "up", "lab"],
     ["up", "lab", "-i", "--json"], ["check", "lab"],
 ]
+
+
+@pytest.fixture(autouse=True)
+def handlers_back():
+    """A run ignores Ctrl-C once its work is done: give the next test Python's handlers."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 def _calls(monkeypatch, entry, argv: list[str]) -> list[tuple]:

@@ -15,13 +15,16 @@ from labctl.signals import shielded
 @pytest.fixture
 def another_thread():
     """A second thread, as the engine always has: a signal the main thread blocks goes
-    to it, and Python then raises KeyboardInterrupt in the main thread anyway."""
+    to it, and Python then raises KeyboardInterrupt in the main thread anyway. Ctrl-C
+    does what it does by default in Python meanwhile."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     yield
     stop.set()
     thread.join()
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_a_ctrl_c_inside_comes_out_after_the_block(another_thread):
