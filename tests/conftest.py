@@ -2,7 +2,8 @@
 
 Without an engine they skip on a laptop, but fail in CI (CI=true). At the
 end of the session any container or network still carrying our labels for
-a test instance is removed and reported as a failure.
+a test instance, and any Unix user made by this session, is removed and
+reported as a failure.
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ def run_labctl(*args, input_text=None, env=None, timeout=120):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import pwd
+    users = [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(SESSION_PREFIX)]
+    if users:  # the server tests' users: each is removed when its server stops
+        from tests.integration.server_harness import remove_user
+        for user in users:
+            remove_user(user)
+        sys.stderr.write(f"\nLEAK: tests left Unix users behind: {users}\n")
+        session.exitstatus = 1
     if _API is None:
         return
     from labctl import naming

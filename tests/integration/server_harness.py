@@ -147,7 +147,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         for user in self.users:
-            subprocess.run(["userdel", "--remove", user], capture_output=True)
+            remove_user(user)
         for group in self.groups:
             subprocess.run(["groupdel", group], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -235,6 +235,18 @@ def _own_stdio() -> None:
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+
+
+def remove_user(user: str) -> None:
+    """userdel refuses a user with a running process (a shell a failed test left open):
+    end them first, and say so if the user still cannot go."""
+    for _ in range(25):
+        subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+        done = subprocess.run(["userdel", "--remove", user], capture_output=True, text=True)
+        if done.returncode in (0, 6):  # 6: no such user
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"test user {user} could not be removed: {done.stderr.strip()}")
 
 
 def pty_as(user: str, *args: str, env: dict | None = None):
