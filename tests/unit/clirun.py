@@ -3,8 +3,10 @@ than a new interpreter per call, with the same exit code, stdout and stderr."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -12,17 +14,25 @@ import pytest
 from labctl import cli
 
 
+@contextlib.contextmanager
+def handlers_kept() -> Iterator[None]:
+    """A run ignores Ctrl-C once its work is done: the next test gets the handlers back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def labctl(capsys, *args: str) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of `labctl ARGS...`; signal handlers put back after."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     argv, sys.argv = sys.argv, ["labctl", *args]
     try:
-        with pytest.raises(SystemExit) as done:
+        with handlers_kept(), pytest.raises(SystemExit) as done:
             cli.main()
     finally:
         sys.argv = argv
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
     out, err = capsys.readouterr()
     return done.value.code, out, err
 

@@ -4,13 +4,13 @@ examples in every --help, COLUMNS honoured, and the course's words (never "seeds
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import typer.main
+from clirun import handlers_kept
 
 from labctl import __version__, cli
 
@@ -98,14 +98,8 @@ def test_width_follows_columns_also_in_pipes(columns, width):
 
 def _main(monkeypatch, *argv: str) -> int:
     monkeypatch.setattr(sys, "argv", ["labctl", *argv])
-    # A run ignores Ctrl-C once its work is done: the next test gets the handlers back.
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            cli.main()
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    with handlers_kept(), pytest.raises(SystemExit) as exit_:
+        cli.main()
     return exit_.value.code
 
 

@@ -3,10 +3,10 @@ and leaves every other form to the full command line."""
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import pytest
+from clirun import handlers_kept
 
 from labctl import cli, launch
 
@@ -28,11 +28,8 @@ NOT_SHORT = [
 
 @pytest.fixture(autouse=True)
 def handlers_back():
-    """A run ignores Ctrl-C once its work is done: give the next test Python's handlers."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+    with handlers_kept():
+        yield
 
 
 def _calls(monkeypatch, entry, argv: list[str]) -> list[tuple]:
