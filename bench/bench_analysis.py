@@ -2,7 +2,7 @@
 """Time the pcap analysis of a 10,000-packet capture.
 
 Usage: python bench/bench_analysis.py [--packets 10000] [--runs 5]
-The capture is crafted with labctl.pcapgen: 100 connections, each a
+The capture is crafted with labctl.pcap.generate: 100 connections, each a
 handshake, request/response data with ACKs, and a FIN teardown.
 """
 
@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
-from labctl.analysis import analyse
-from labctl.pcapgen import ACK, FIN, PSH, Wire
+from labctl.pcap.generate import ACK, FIN, PSH, Wire
+from labctl.trace.analysis import analyse
 
 
 def capture(packets: int) -> bytes:

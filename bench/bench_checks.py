@@ -15,10 +15,10 @@ import time
 
 from stats import summary as line
 
-from labctl import loader
-from labctl.engine import Engine
+from labctl.lab import loader
 from labctl.runtime import connect
-from labctl.session import lab_session
+from labctl.service.engine import Engine
+from labctl.service.lab_run import lab_session
 
 INSTANCE = "bench-checks"
 

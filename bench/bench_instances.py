@@ -15,9 +15,9 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from labctl import loader
-from labctl.engine import Engine
+from labctl.lab import loader
 from labctl.runtime import connect
+from labctl.service.engine import Engine
 
 # cgroup v2 first, then v1 (this host's engine uses v1): usage, then the page cache to take off.
 _MEMORY = ("if [ -f /sys/fs/cgroup/memory.current ]; then "

@@ -13,7 +13,7 @@ the ratios labctl/peer.
 
 - labctl:          `labctl up handshake-lab` / `labctl down handshake-lab` (the console
                    script itself, not a version manager's shim in front of it). The first
-                   `up` validates the lab and caches its blueprint (labctl/blueprint.py);
+                   `up` validates the lab and caches its blueprint (labctl/lab/blueprint.py);
                    the others start from it, as a student's repeated ups do
 - docker CLI:      `docker network create --internal`, two `docker run -d`, the wait;
                    `docker rm -f` and `docker network rm`

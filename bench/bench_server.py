@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from labctl.server.client import Client, ServerError
+from labctl.classroom.client.api import Client, ServerError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 """`labctl trace` on a 240,000-packet capture, side by side with tshark on the same file.
 
 Usage: python bench/bench_trace.py [--packets 240000] [--runs 3] [--keep FILE]
-The capture is crafted with labctl.pcapgen (2,400 connections of 100 packets:
+The capture is crafted with labctl.pcap.generate (2,400 connections of 100 packets:
 handshake, data with ACKs, FIN teardown). Each command runs as a user runs it
 (a fresh process, output to a pipe that is read to the end); wall time and
 peak memory (max RSS of the child) are reported, median of the runs. The bar

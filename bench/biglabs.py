@@ -32,7 +32,7 @@ def many_references(nodes: int = 4000, steps: int = 5000) -> str:
 
 def time_parse(text: str, runs: int = 3) -> list[float]:
     from labctl.errors import LabInvalid
-    from labctl.loader import parse
+    from labctl.lab.loader import parse
 
     samples = []
     for _ in range(runs):

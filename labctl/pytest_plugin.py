@@ -44,8 +44,8 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
-    from labctl import naming
     from labctl.errors import InvalidInput
+    from labctl.runtime import naming
 
     given = config.getoption("labctl_instance") or os.environ.get("LABCTL_INSTANCE")
     try:
@@ -76,8 +76,8 @@ def _item_name(word: str, index: int, text: str) -> str:
 
 
 def _engine():
-    from labctl.engine import Engine
     from labctl.runtime import connect
+    from labctl.service.engine import Engine
 
     return Engine(connect())
 
@@ -91,9 +91,9 @@ def pytest_collect_file(file_path: Path, parent):
 
 class LabFile(pytest.File):
     def collect(self):
-        from labctl import loader
-        from labctl.checks import title
+        from labctl.checks.run import title
         from labctl.errors import LabInvalid
+        from labctl.lab import loader
 
         group = pytest.mark.xdist_group(name=str(self.path.parent.name))
         try:
@@ -115,8 +115,8 @@ class LabFile(pytest.File):
             yield item
 
     def setup(self) -> None:
-        from labctl.checks import LabState
-        from labctl.session import lab_session
+        from labctl.checks.run import LabState
+        from labctl.service.lab_run import lab_session
 
         if not hasattr(self, "lab"):
             return  # invalid: its one item reports the problems
@@ -207,13 +207,14 @@ def pytest_generate_tests(metafunc) -> None:
     lab_file = _owning_lab(Path(str(metafunc.definition.path)))
     if lab_file is None:
         return
-    from labctl import loader, naming
+    from labctl.lab import loader
+    from labctl.runtime import naming
 
     lab = loader.load(lab_file)
     wanted = [n for n in metafunc.fixturenames if n in lab.nodes]
     if not wanted:
         return
-    from labctl.hosts import host
+    from labctl.checks.testinfra_host import host
     from labctl.runtime import connect
 
     runtime = connect()
@@ -231,8 +232,8 @@ def _labctl_lab_for_tests(request):
     if lab_file is None or "LABCTL_RUNNING_INSTANCE" in os.environ:
         yield
         return
-    from labctl import loader
-    from labctl.session import lab_session
+    from labctl.lab import loader
+    from labctl.service.lab_run import lab_session
 
     with lab_session(_engine(), loader.load(lab_file), _instance(lab_file, "t")) as session:
         session.steps()

@@ -85,8 +85,8 @@ def instance():
 
 @pytest.fixture
 def engine(api, node_image):
-    from labctl.engine import Engine
     from labctl.runtime import DockerRuntime
+    from labctl.service.engine import Engine
 
     return Engine(DockerRuntime(api))
 
@@ -97,7 +97,7 @@ def lab_up(engine, instance):
     started = []
 
     def up(lab):
-        from labctl import loader
+        from labctl.lab import loader
 
         model = loader.load(lab) if not hasattr(lab, "nodes") else lab
         started.append(model.name)
@@ -126,7 +126,7 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     if _API is None:
         return
-    from labctl import naming
+    from labctl.runtime import naming
 
     leaked = []
     for c in _API.containers(all=True, filters={"label": naming.LAB}):

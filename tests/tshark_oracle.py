@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.analysis import Analysis, analyse
+from labctl.trace.analysis import Analysis, analyse
 
 FIELDS = ["frame.number", "tcp.stream", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len",
           "tcp.window_size", "tcp.options.mss_val", "tcp.analysis.retransmission",

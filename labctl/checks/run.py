@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from labctl import facts, hosts, model
-from labctl.analysis import Analysis, Conversation, analyse
-from labctl.checks.kinds import KINDS
-from labctl.checks.registry import CheckResult, Failed
+from labctl.checks import testinfra_host as hosts
 from labctl.errors import NodeStopped
-from labctl.probes import without_probes
+from labctl.lab import facts, model
+from labctl.lab.check_kinds import KINDS
+from labctl.lab.check_kinds.registry import CheckResult, Failed
+from labctl.lab.probe_ports import without_probes
 from labctl.runtime import NodeInfo, Runtime
+from labctl.trace.analysis import Analysis, Conversation, analyse
 
 CHECK_TIMEOUT = 10  # seconds for a command a check runs in a node
 

@@ -1,4 +1,4 @@
-"""Render a Report (labctl/report.py): text for people, JSON for scripts, JUnit for CI.
+"""Render a Report (labctl/service/report.py): text for people, JSON for scripts, JUnit for CI.
 
 `emit` is what the commands call; core modules never import this package.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labctl.report import Report
+from labctl.service.report import Report
 
 
 def emit(report: Report, json_out: bool = False, junit: Path | None = None,

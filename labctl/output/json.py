@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict, fields, is_dataclass
 
-from labctl.report import SCHEMA, LabReport, Report
+from labctl.service.report import SCHEMA, LabReport, Report
 
 
 def to_data(report: Report) -> dict:

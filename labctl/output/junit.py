@@ -13,7 +13,7 @@ import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from labctl.report import LabReport
+from labctl.service.report import LabReport
 
 OUTPUT_LIMIT = 2000  # characters of a failed step's output kept
 

@@ -9,11 +9,11 @@ from rich.markup import escape
 
 from labctl import console
 from labctl.console import table
-from labctl.report import LabReport, Report
+from labctl.service.report import LabReport, Report
 
 if TYPE_CHECKING:  # `up` prints no steps nor checks, and needs not the lab model
-    from labctl.checks.registry import CheckResult
-    from labctl.steps import StepResult
+    from labctl.lab.check_kinds.registry import CheckResult
+    from labctl.service.steps import StepResult
 
 
 def show(report: Report, explicit_instance: bool = False) -> None:

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from labctl.runtime.base import (
-    ExecResult,
-    ExecStream,
-    NetworkInfo,
-    NodeInfo,
-    Runtime,
-    Session,
-)
+from labctl.runtime.base import ExecResult, ExecStream, NetworkInfo, NodeInfo, Runtime, Session
 
 if TYPE_CHECKING:
     from labctl.runtime.docker import DockerRuntime

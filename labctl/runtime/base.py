@@ -15,15 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from labctl.errors import (  # noqa: F401 - re-exported: a runtime raises only these
-    ImageMissing,
-    NodeFailed,
-    RuntimeFailure,
-    SubnetTaken,
-)
+from labctl.errors import RuntimeFailure
 
 if TYPE_CHECKING:
-    from labctl.plan import NetworkPlan, NodePlan
+    from labctl.lab.plan import NetworkPlan, NodePlan
 
 Progress = Callable[[str], None]
 

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labctl import images, isolation, naming, subnets
 from labctl.errors import (
     EngineUnavailable,
     ImageBuildFailed,
@@ -31,20 +30,16 @@ from labctl.errors import (
     RuntimeFailure,
     SubnetTaken,
 )
-from labctl.node_protocol import FAILED, READY
-from labctl.runtime.base import (
-    ExecResult,
-    NetworkInfo,
-    NodeInfo,
-    Progress,
-    follow_by_tail,
-)
-from labctl.signals import shielded
+from labctl.interrupts import shielded
+from labctl.runtime import host_guard as isolation
+from labctl.runtime import images, naming, subnets
+from labctl.runtime.agent_protocol import FAILED, READY
+from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress, follow_by_tail
 
 if TYPE_CHECKING:
     import docker
 
-    from labctl.plan import NetworkPlan, NodePlan
+    from labctl.lab.plan import NetworkPlan, NodePlan
 
 T = TypeVar("T")
 
@@ -111,7 +106,7 @@ def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
 
 
 def connect() -> DockerRuntime:
-    from labctl.runtime.docker_lean import LeanAPI, unix_socket
+    from labctl.runtime.engine_api import LeanAPI, unix_socket
     path = unix_socket(os.environ.get("DOCKER_HOST"))
     if path is not None and not os.environ.get("DOCKER_TLS_VERIFY"):
         return DockerRuntime(LeanAPI(path, _sdk_client))
@@ -167,7 +162,7 @@ class DockerRuntime:
 
     def _create_bridge(self, net: NetworkPlan, name: str, subnet: str) -> None:
         """A bridge named `lc-*`, so the host guard (isolation.py) seals it off."""
-        from labctl.plan import gateway
+        from labctl.lab.plan import gateway
         # The engine's IPAM shape (what docker.types.IPAMConfig builds), as plain data.
         ipam = {"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}],
                 "Options": {}}
@@ -196,8 +191,8 @@ class DockerRuntime:
 
     def place_link_loss(self, node: NodeInfo, network: str, percent: float) -> bool:
         """As root next to the engine: drop on the host's bridge port to the node
-        (labctl/linkloss.py) instead of in the node."""
-        from labctl import linkloss
+        (labctl/runtime/link_loss.py) instead of in the node."""
+        from labctl.runtime import link_loss as linkloss
         ip = node.addresses.get(network)
         if not ip or not linkloss.available():
             return False

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from labctl import subnets
 from labctl.errors import ImageMissing, NodeFailed, RuntimeFailure
-from labctl.node_protocol import FAILED, READY
+from labctl.runtime import subnets
+from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress
 
 if TYPE_CHECKING:
-    from labctl.plan import NetworkPlan, NodePlan
+    from labctl.lab.plan import NetworkPlan, NodePlan
 
 NODE_IMAGE = "labctl/node:latest"
 Answer = Callable[[str, list[str]], ExecResult | None]  # (node, argv) -> reply or None

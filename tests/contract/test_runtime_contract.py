@@ -11,10 +11,10 @@ import ipaddress
 
 import pytest
 
-from labctl import loader
 from labctl.errors import ImageMissing, LabctlError, NodeFailed, RuntimeFailure, SubnetTaken
-from labctl.node_protocol import READY
-from labctl.plan import NetworkPlan, plan_nodes
+from labctl.lab import loader
+from labctl.lab.plan import NetworkPlan, plan_nodes
+from labctl.runtime.agent_protocol import READY
 from labctl.runtime.base import ExecResult, NodeInfo, Runtime
 
 LAB = """

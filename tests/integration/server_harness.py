@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.server.client import Client, ServerError
+from labctl.classroom.client.api import Client, ServerError
 from tests.conftest import ROOT
 
 
@@ -197,7 +197,7 @@ CLI_PACKAGES = ["labctl", "typer", "click", "rich", "httpx", "httpcore", "h11", 
                 "yaml", "pydantic", "pydantic_core", "annotated_types", "shellingham",
                 "encodings", "json", "email", "http", "urllib", "concurrent", "asyncio",
                 "ssl", "select", "selectors", "pty", "tty", "termios", "base64", "uuid"]
-_SKIPPED = (".__main__", "labctl.node.", "labctl.server.app", "websockets.legacy",
+_SKIPPED = (".__main__", "labctl.node.", "labctl.classroom.server.app", "websockets.legacy",
             "pydantic.v1", "rich.jupyter", "anyio._backends._trio", "httpx._transports.wsgi")
 
 
@@ -262,7 +262,7 @@ def pty_as(user: str, *args: str, env: dict | None = None):
             _become(user, env)
             _own_stdio()
             sys.argv = ["labctl", *args]
-            from labctl.cli import main
+            from labctl.cli.commands import main
             main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0
@@ -294,7 +294,7 @@ def cli_as(user: str, *args: str, env: dict | None = None, stdin: bytes = b"",
                     os.close(fd)
             _own_stdio()
             sys.argv = ["labctl", *args]
-            from labctl.cli import main
+            from labctl.cli.commands import main
             main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0

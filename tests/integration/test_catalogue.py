@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl import naming
-from labctl.runner import verify
+from labctl.runtime import naming
+from labctl.service.sequence import verify
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

@@ -6,10 +6,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from labctl import loader, naming
-from labctl.checks import LabState, run_checks
-from labctl.runner import running_nodes
-from labctl.steps import run_steps
+from labctl.checks.run import LabState, run_checks
+from labctl.lab import loader
+from labctl.runtime import naming
+from labctl.service.sequence import running_nodes
+from labctl.service.steps import run_steps
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

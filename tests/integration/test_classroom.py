@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from labctl import loader, naming
 from labctl.errors import RuntimeFailure
+from labctl.lab import loader
+from labctl.runtime import naming
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

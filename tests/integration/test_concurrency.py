@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from labctl import naming
+from labctl.runtime import naming
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

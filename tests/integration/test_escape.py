@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl import isolation, loader, naming
+from labctl.lab import loader
+from labctl.runtime import host_guard as isolation
+from labctl.runtime import naming
 from tests.conftest import ROOT, SESSION_PREFIX
 
 pytestmark = pytest.mark.docker
@@ -140,8 +142,8 @@ def labs_up(engine_for_module):
 
 @pytest.fixture(scope="module")
 def engine_for_module(api, node_image):
-    from labctl.engine import Engine
     from labctl.runtime import DockerRuntime
+    from labctl.service.engine import Engine
 
     return Engine(DockerRuntime(api))
 

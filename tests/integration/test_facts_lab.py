@@ -2,10 +2,10 @@
 
 import pytest
 
-from labctl import loader
-from labctl.checks import LabState, run_checks
-from labctl.runner import running_nodes
-from labctl.steps import run_steps
+from labctl.checks.run import LabState, run_checks
+from labctl.lab import loader
+from labctl.service.sequence import running_nodes
+from labctl.service.steps import run_steps
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from labctl import isolation
 from labctl.errors import RuntimeFailure
 from labctl.runtime import DockerRuntime
+from labctl.runtime import host_guard as isolation
 
 pytestmark = pytest.mark.docker
 HELPER = {"label": "labctl.helper=host-guard"}

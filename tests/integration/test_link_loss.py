@@ -3,10 +3,11 @@ datagrams than the client sent, and nothing in the server drops packets itself."
 
 import pytest
 
-from labctl import linkloss, loader
-from labctl.analysis import analyse
-from labctl.runner import running_nodes
-from labctl.steps import run_steps
+from labctl.lab import loader
+from labctl.runtime import link_loss as linkloss
+from labctl.service.sequence import running_nodes
+from labctl.service.steps import run_steps
+from labctl.trace.analysis import analyse
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from labctl import naming, plan
 from labctl.errors import RuntimeFailure
-from labctl.runtime import DockerRuntime
+from labctl.lab import plan
+from labctl.runtime import DockerRuntime, naming
 from tests.conftest import SESSION_PREFIX, run_labctl
 
 pytestmark = pytest.mark.docker

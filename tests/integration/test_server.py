@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from labctl import naming
-from labctl.server import instances
+from labctl.classroom.server import instances
+from labctl.runtime import naming
 from tests.conftest import SESSION_PREFIX
 from tests.integration import server_harness
 
@@ -96,7 +96,7 @@ def test_a_student_without_docker_access_uses_a_lab_through_the_socket(server, a
 
     # Both `up`s pressed at once succeeded, and made one lab, not two halves.
     first, second = (report["labs"][0] for report in alice_lab["value"])
-    assert alice_lab["value"][0]["schema"] == "labctl.report/1"  # what --json prints
+    assert alice_lab["value"][0]["schema"] == "labctl.service.report/1"  # what --json prints
     assert first["instance"] == second["instance"] == alice
     assert {n["node"] for n in first["nodes"]} == {"server", "client"}
     assert running(api, LAB, alice) == ["running", "running"]

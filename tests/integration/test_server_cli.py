@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from labctl.server import instances
+from labctl.classroom.server import instances
 from tests.conftest import SESSION_PREFIX
 from tests.integration import server_harness
 from tests.integration.test_server import LAB, api_down, running

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from labctl import loader
-from labctl.runner import running_nodes
-from labctl.steps import run_steps
+from labctl.lab import loader
+from labctl.service.sequence import running_nodes
+from labctl.service.steps import run_steps
 
 pytestmark = pytest.mark.docker
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from labctl.analysis import analyse
+from labctl.trace.analysis import analyse
 from tests.conftest import run_labctl
 
 pytestmark = pytest.mark.docker
@@ -88,7 +88,7 @@ def test_capture_copies_pcaps_that_tcpdump_reads(traced_lab, instance, tmp_path,
 
 
 def test_capture_of_a_node_without_capture_is_a_clear_error(lab_up, instance, tmp_path):
-    from labctl import loader
+    from labctl.lab import loader
 
     lab = loader.load("handshake-lab")
     client = lab.nodes["client"].model_copy(update={"capture": None})

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from tshark_oracle import compare, require_tshark
 
-from labctl.analysis import analyse
+from labctl.trace.analysis import analyse
 
 TAG = os.getpid() % 100000
 CLIENT_NS, SERVER_NS = f"lct{TAG}c", f"lct{TAG}s"

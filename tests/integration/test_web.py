@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.server.class_client import ClassClient
+from labctl.classroom.client.class_api import ClassClient
 from tests.conftest import ROOT, SESSION_PREFIX
 from tests.integration import server_harness
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labctl import cli
+from labctl.cli import commands as cli
 
 
 @contextlib.contextmanager

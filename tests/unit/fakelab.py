@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
-from labctl import loader
-from labctl.engine import Engine
+from labctl.lab import loader
 from labctl.runtime.base import ExecResult
 from labctl.runtime.fake import FakeRuntime
+from labctl.service.engine import Engine
 
 # What testinfra asks first (hosts.DISCOVERY), answered as our Debian node image does.
 DISCOVERY = {

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.analysis import analyse
-from labctl.pcapgen import ACK, FIN, PSH, RST, SYN, Wire
+from labctl.pcap.generate import ACK, FIN, PSH, RST, SYN, Wire
+from labctl.trace.analysis import analyse
 
 RECORDED = Path(__file__).parent.parent / "data" / "handshake-lab-server.pcap"
 

@@ -8,16 +8,16 @@ import stat
 
 import pytest
 
-from labctl import backend
-from labctl.backend import credentials
-from labctl.backend.local import LocalBackend
-from labctl.backend.remote import RemoteBackend
-from labctl.checks.registry import CheckResult
+from labctl.classroom.server import systemd
+from labctl.classroom.server.journal import UpJournal
+from labctl.cli import backends as backend
+from labctl.cli.backends import credentials
+from labctl.cli.backends.local import LocalBackend
+from labctl.cli.backends.remote import RemoteBackend
+from labctl.lab.check_kinds.registry import CheckResult
 from labctl.output.json import to_data
-from labctl.report import LabReport, Report, from_data
 from labctl.runtime import NodeInfo
-from labctl.server import systemd
-from labctl.server.journal import UpJournal
+from labctl.service.report import LabReport, Report, from_data
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("LABCTL_SERVER", raising=False)
     monkeypatch.delenv("LABCTL_TOKEN", raising=False)
-    monkeypatch.setattr("labctl.server.config.DEFAULT_SOCKET", tmp_path / "no.sock")
+    monkeypatch.setattr("labctl.classroom.server.config.DEFAULT_SOCKET", tmp_path / "no.sock")
     monkeypatch.setattr("labctl.runtime.connect", lambda: None)
     return tmp_path
 
@@ -56,7 +56,7 @@ def test_the_local_servers_socket_is_used_when_it_exists(home, monkeypatch):
     path = home / "labctl.sock"
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(path))
-        monkeypatch.setattr("labctl.server.config.DEFAULT_SOCKET", path)
+        monkeypatch.setattr("labctl.classroom.server.config.DEFAULT_SOCKET", path)
         assert backend.select().client.url == f"unix://{path}"
 
 

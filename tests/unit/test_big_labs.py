@@ -8,7 +8,7 @@ import pytest
 
 from bench.biglabs import many_networks, many_references
 from labctl.errors import LabInvalid
-from labctl.loader import parse
+from labctl.lab.loader import parse
 
 
 def test_many_networks_with_subnets():

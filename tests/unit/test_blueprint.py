@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl import blueprint, loader
 from labctl.errors import LabInvalid
-from labctl.plan import plan_lab
+from labctl.lab import blueprint, loader
+from labctl.lab.plan import plan_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted(ROOT.glob("labs/*/lab.yaml"))
@@ -88,12 +88,13 @@ def test_up_from_the_cache_imports_no_pydantic(cache, tmp_path):
     lab.write_text((ROOT / "labs/nat-lab/lab.yaml").read_text())
     env = {**os.environ, "XDG_CACHE_HOME": str(cache.parents[1])}
     blueprint.load(lab)  # validated here, cached for the process below
-    probe = ("import sys; from labctl import blueprint, console, output, plan, engine; "
-             "from labctl.backend import local; import labctl.output.text; "
+    probe = ("import sys; from labctl import console, output; "
+             "from labctl.lab import blueprint, plan; from labctl.service import engine; "
+             "from labctl.cli.backends import local; import labctl.output.text; "
              f"b = blueprint.load({str(lab)!r}); plan.plan_lab(b, 'i', "
              "{n: f'10.9.{i}.0/24' for i, (n, _) in enumerate(b.networks)}, 'img'); "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('pydantic', 'yaml', 'typer', 'docker') or m == 'labctl.model'))")
+             "('pydantic', 'yaml', 'typer', 'docker') or m == 'labctl.lab.model'))")
     out = subprocess.run([sys.executable, "-c", probe], check=True, env=env, cwd=ROOT,
                          capture_output=True, text=True).stdout
     assert out.strip() == "[]"
@@ -151,5 +152,5 @@ def test_an_entry_of_any_other_shape_is_a_miss(cache, tmp_path, text):
 
 
 def test_the_size_limit_is_the_loaders():
-    from labctl import yamlsource
+    from labctl.lab import yaml_reader as yamlsource
     assert blueprint._MAX_BYTES == yamlsource.MAX_BYTES

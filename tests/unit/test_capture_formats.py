@@ -1,6 +1,6 @@
 """Every capture format and link type trace reads, checked against tshark field by field.
 
-Crafted with labctl.pcapgen (dpkt's classes); the oracle is `tshark -T fields`
+Crafted with labctl.pcap.generate (dpkt's classes); the oracle is `tshark -T fields`
 (tests/tshark_oracle.py). Damaged files are checked for what is read, where
 the damage is said to be, and that nothing is invented.
 """
@@ -18,10 +18,10 @@ import dpkt
 import pytest
 from tshark_oracle import compare, prefetch, require_tshark, tshark_rows
 
-from labctl.analysis import analyse
-from labctl.pcapgen import ACK, FIN, LINKTYPES, PSH, SYN, Wire
-from labctl.pcapread import Interface
-from labctl.pcapwrite import pcapng_bytes
+from labctl.pcap.generate import ACK, FIN, LINKTYPES, PSH, SYN, Wire
+from labctl.pcap.read import Interface
+from labctl.pcap.write import pcapng_bytes
+from labctl.trace.analysis import analyse
 
 V4 = (("10.0.0.3", 35310, "bc:35:db:cf:1b:03"), ("10.0.0.2", 80, "bc:f2:b8:57:86:02"))
 V6 = (("fd00::3", 35310, "bc:35:db:cf:1b:03"), ("fd00::2", 80, "bc:f2:b8:57:86:02"))
@@ -325,7 +325,7 @@ def test_edge_cases_agree_with_tshark(oracle_files: dict[str, Path], build) -> N
 
 
 def test_merge_writes_one_interface_per_node_with_its_link_type(tmp_path: Path) -> None:
-    from labctl.capture import CapturedFile, merge
+    from labctl.service.captures import CapturedFile, merge
 
     server, client = conversation("ethernet"), conversation("sll2")
     for ts_frame in range(len(client.frames)):

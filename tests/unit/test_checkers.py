@@ -1,7 +1,7 @@
 """Every checker, passing and failing, on a lab in the in-memory runtime.
 
 Nodes answer commands as real ones would (fakelab.Shell); packet checks
-read pcaps crafted with labctl.pcapgen, put where the node's capture is.
+read pcaps crafted with labctl.pcap.generate, put where the node's capture is.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from fakelab import Shell, install, up
 
-from labctl.checks import LabState, run_checks
-from labctl.pcapgen import ACK, FIN, PSH, RST, SYN, Wire
+from labctl.checks.run import LabState, run_checks
+from labctl.pcap.generate import ACK, FIN, PSH, RST, SYN, Wire
 
 LAB = """
 name: demo
@@ -53,7 +53,7 @@ def lab():
 
 
 def run(lab, text: str):
-    from labctl import loader
+    from labctl.lab import loader
     runtime, nodes, _ = lab
     checks = loader.parse(LAB + "checks:\n" + text, "lab.yaml").checks
     return run_checks(LabState(runtime, nodes), checks)
@@ -144,8 +144,8 @@ def test_udp_delivered(lab, monkeypatch):
                        f"Received: (b'Hello World', ('{nodes['client'].ip}', 40000))\n")
     assert passed(lab, "  - udp_delivered: {from: client, to: server}")
     clock = iter(range(0, 100, 2))
-    monkeypatch.setattr("labctl.checks.traffic.time.monotonic", lambda: next(clock))
-    monkeypatch.setattr("labctl.checks.traffic.time.sleep", lambda _s: None)
+    monkeypatch.setattr("labctl.lab.check_kinds.traffic.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("labctl.lab.check_kinds.traffic.time.sleep", lambda _s: None)
     [failed] = run(lab, "  - udp_delivered: {from: client, to: server, message: lost}")
     assert "never printed the datagram" in failed.message
 
@@ -260,7 +260,7 @@ def traffic_from(lab, client_port: int) -> Wire:
 
 
 def test_every_wire_kind_is_covered_by_the_probe_test():
-    from labctl.checks.kinds import KINDS
+    from labctl.lab.check_kinds import KINDS
     assert {k for k, kind in KINDS.items() if kind.reads_captures} == set(EVERY_WIRE_KIND)
 
 

@@ -12,8 +12,9 @@ import time
 import pytest
 from fakelab import up
 
-from labctl import claims, runner
 from labctl.runtime.fake import FakeRuntime
+from labctl.service import locks as claims
+from labctl.service import sequence as runner
 
 LAB = """
 name: demo
@@ -62,7 +63,7 @@ def test_other_instances_do_not_wait():
 
 def test_a_killed_holder_does_not_block_the_next():
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom labctl import claims\n"
+        [sys.executable, "-c", "import sys, time\nfrom labctl.service import locks as claims\n"
          "with claims.claimed('demo', 'x', print):\n    print('held', flush=True)\n"
          "    time.sleep(60)"], stdout=subprocess.PIPE, text=True, env=os.environ)
     assert holder.stdout.readline() == "held\n"
@@ -109,8 +110,8 @@ def test_status_shows_networks_left_without_nodes():
 
 
 def test_up_waits_for_a_concurrent_up_of_the_same_instance_then_finds_it_up():
-    from labctl import blueprint, loader
-    from labctl.engine import Engine
+    from labctl.lab import blueprint, loader
+    from labctl.service.engine import Engine
     runtime = FakeRuntime()
     lab = loader.parse(LAB, "lab.yaml")
     heard: list[str] = []

@@ -9,13 +9,13 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from labctl.classroom.server import class_state, instances
+from labctl.classroom.server.app import create_app
+from labctl.classroom.server.config import ServerConfig
+from labctl.classroom.server.tokens import TokenStore
+from labctl.classroom.web import sessions as session
 from labctl.errors import RuntimeFailure
-from labctl.server import class_state, instances
-from labctl.server.app import create_app
-from labctl.server.config import ServerConfig
-from labctl.server.operations import Operations
-from labctl.server.tokens import TokenStore
-from labctl.web import session
+from labctl.service.operations import Operations
 
 LAB = "handshake-lab"
 
@@ -47,9 +47,9 @@ class FakeOps:
             raise RuntimeFailure("docker: the server container is gone")
         if instance == "bug":
             raise KeyError("surprise")
-        from labctl.checks.registry import CheckResult
-        from labctl.report import LabReport, Report
-        from labctl.server.operations import public_report
+        from labctl.lab.check_kinds.registry import CheckResult
+        from labctl.service.operations import public_report
+        from labctl.service.report import LabReport, Report
         checks = [CheckResult(i, c.kind, f"check {i}", True) for i, c in enumerate(lab.checks)]
         return public_report(Report("check", [LabReport(lab.name, instance, lab.name,
                                                         checks=checks)]))
@@ -196,8 +196,8 @@ def test_activity_and_roster(tmp_path):
 
 
 def test_plain_http_only_on_loopback(tmp_path):
+    from labctl.classroom.server.transport import check_tls
     from labctl.errors import InvalidInput
-    from labctl.server.transport import check_tls
     check_tls(None, None, "127.0.0.1")
     with pytest.raises(InvalidInput, match="--listen needs --tls-cert"):
         check_tls(None, None, "0.0.0.0")

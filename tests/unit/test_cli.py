@@ -62,7 +62,7 @@ def test_every_json_report_has_one_shape(fake, lab, capsys):
         data = json.loads(out)
         assert code == 0, command
         assert set(data) == {"schema", "command", "passed", "labs"}
-        assert data["schema"] == "labctl.report/1" and data["command"] == command[0]
+        assert data["schema"] == "labctl.service.report/1" and data["command"] == command[0]
         assert data["passed"] is True and len(data["labs"]) == 1
         assert set(data["labs"][0]) == keys, command
         assert data["labs"][0]["lab"] == "demo"

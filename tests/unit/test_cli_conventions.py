@@ -12,7 +12,8 @@ import pytest
 import typer.main
 from clirun import handlers_kept
 
-from labctl import __version__, cli
+from labctl import __version__
+from labctl.cli import commands as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,15 +55,15 @@ def test_examples_are_printed_as_lines():
 
 
 def _user_facing_texts() -> dict[str, str]:
-    from labctl import schema
+    from labctl.lab import schema
     texts = {f"labctl {path} --help": _command_help(command, path)
              for path, command in _commands(typer.main.get_command(cli.app))}
     texts["labctl --help"] = _help("")
     texts["labctl schema"] = schema.schema_text()
     # The node's services and clients print their docstrings (--help) and their lines.
     for pattern in ("README.md", "docs/*.md", "labs/*/*.md", "labs/*/*.yaml",
-                    "labctl/templates/**/*", "labctl/node/**/*.py", "labctl/model.py",
-                    "labctl/fields.py"):
+                    "labctl/lab/templates/**/*", "labctl/node/**/*.py", "labctl/lab/model.py",
+                    "labctl/lab/model_parts.py"):
         for path in ROOT.glob(pattern):
             if path.is_file():
                 texts[str(path.relative_to(ROOT))] = path.read_text()

@@ -9,7 +9,7 @@ import docker.errors
 import pytest
 
 from labctl.errors import EngineUnavailable
-from labctl.runtime.docker_lean import LeanAPI, unix_socket
+from labctl.runtime.engine_api import LeanAPI, unix_socket
 
 
 def test_only_local_sockets_take_the_lean_path():

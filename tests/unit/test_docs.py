@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from labctl import model
+from labctl.lab import model
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "authoring.md").read_text()
 
@@ -35,7 +35,7 @@ def test_every_key_is_documented():
 
 
 def test_the_worked_example_is_one_valid_lab():
-    from labctl.loader import parse
+    from labctl.lab.loader import parse
 
     blocks = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
     lab = parse("".join(blocks[:3]), "docs/authoring.md")
@@ -47,7 +47,7 @@ def test_every_allowed_sysctl_is_documented():
 
 
 def test_schema_doc_names_the_published_file_and_id():
-    from labctl import schema
+    from labctl.lab import schema
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text()
     assert f"labs/{schema.FILE_NAME}" in text and "urn:labctl:lab-schema:" in text
@@ -55,7 +55,7 @@ def test_schema_doc_names_the_published_file_and_id():
 
 
 def test_reading_limits_are_the_loaders():
-    from labctl import yamlsource as ys
+    from labctl.lab import yaml_reader as ys
 
     for limit in (f"{ys.MAX_BYTES // 1024} KiB", f"{ys.MAX_DEPTH} levels",
                   f"{ys.MAX_NODES:,} values", f"{ys.MAX_DIGITS} digits"):
@@ -63,7 +63,7 @@ def test_reading_limits_are_the_loaders():
 
 
 def test_the_writable_places_and_their_sizes_are_as_documented():
-    from labctl import plan
+    from labctl.lab import plan
 
     rows = dict(re.findall(r"^\| `(/[a-z/]+)` \| memory_mib / (\d+) \|", DOC, re.M))
     divisors = {path: divisor for path, (divisor, _) in plan.TMPFS.items()}

@@ -7,8 +7,6 @@ import ipaddress
 import pytest
 from fakelab import up
 
-from labctl import loader
-from labctl.engine import Engine
 from labctl.errors import (
     ImageMissing,
     InvalidInput,
@@ -17,7 +15,9 @@ from labctl.errors import (
     NotRunning,
     RuntimeFailure,
 )
+from labctl.lab import loader
 from labctl.runtime.fake import FakeRuntime
+from labctl.service.engine import Engine
 
 LAB = """
 name: demo

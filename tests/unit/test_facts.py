@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fakelab import Shell, install, up
 
-from labctl import loader
-from labctl.checks import LabState, run_checks
+from labctl.checks.run import LabState, run_checks
 from labctl.errors import LabInvalid
-from labctl.steps import run_steps
+from labctl.lab import loader
+from labctl.service.steps import run_steps
 
 LAB = """
 name: facts

@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl import loader
 from labctl.errors import LabInvalid
+from labctl.lab import loader
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p.read_bytes() for p in sorted(ROOT.glob("labs/*/lab.yaml"))] + [

@@ -5,8 +5,8 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
-from labctl import grades
-from labctl.output import grades as out
+from labctl.classroom import grade_formats as out
+from labctl.classroom import grades
 
 TITLES = ["server listens on tcp/80", "handshake on port 80"]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabInvalid
-from labctl.loader import parse
+from labctl.lab.loader import parse
 
 CASES = sorted(p for p in (Path(__file__).parent.parent / "cases" / "invalid").iterdir()
                if p.is_dir())

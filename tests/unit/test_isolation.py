@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl import isolation
 from labctl.errors import RuntimeFailure
+from labctl.runtime import host_guard as isolation
 
 
 def host(**overrides) -> isolation.Host:

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl.checks import CheckResult
+from labctl.lab.check_kinds.registry import CheckResult
 from labctl.output import junit
-from labctl.runner import LabReport
-from labctl.steps import StepResult
+from labctl.service.sequence import LabReport
+from labctl.service.steps import StepResult
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "junit.xsd"
 

@@ -1,4 +1,4 @@
-"""The short way in (labctl.launch) makes the same calls the full command line makes,
+"""The short way in (labctl.cli.entry) makes the same calls the full command line makes,
 and leaves every other form to the full command line."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import sys
 import pytest
 from clirun import handlers_kept
 
-from labctl import cli, launch
+from labctl.cli import commands as cli
+from labctl.cli import entry as launch
 
 SAME = [
     ["up", "handshake-lab"],
@@ -33,11 +34,11 @@ def handlers_back():
 
 
 def _calls(monkeypatch, entry, argv: list[str]) -> list[tuple]:
-    """What `labctl ARGV` asks of labctl.lifecycle, and the run's server and command."""
+    """What `labctl ARGV` asks of labctl.cli.up_down, and the run's server and command."""
     seen = []
-    monkeypatch.setattr("labctl.lifecycle.up", lambda lab, instance, json_out=False: seen.append(
+    monkeypatch.setattr("labctl.cli.up_down.up", lambda lab, instance, json_out=False: seen.append(
         ("up", lab, instance, json_out, launch.state["server"], launch.state["command"])))
-    monkeypatch.setattr("labctl.lifecycle.down", lambda lab, instance, all_labs=False,
+    monkeypatch.setattr("labctl.cli.up_down.down", lambda lab, instance, all_labs=False,
                         all_instances=False: seen.append(
         ("down", lab, instance, all_labs, all_instances, launch.state["server"],
          launch.state["command"])))
@@ -95,11 +96,11 @@ def test_both_ways_end_alike(capsys, raised, code, said):
 
 
 def test_run_as_a_module_it_keeps_its_server(tmp_path):
-    """`python -m labctl.launch` fills the state labctl.lifecycle reads (not __main__'s)."""
+    """`python -m labctl.cli.entry` fills the state labctl.cli.up_down reads (not __main__'s)."""
     import os
     import subprocess
     sock = tmp_path / "none.sock"
-    result = subprocess.run([sys.executable, "-m", "labctl.launch", "down", "handshake-lab"],
+    result = subprocess.run([sys.executable, "-m", "labctl.cli.entry", "down", "handshake-lab"],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "LABCTL_SERVER": f"unix://{sock}"})
     assert result.returncode == 3 and str(sock) in result.stderr, result.stderr

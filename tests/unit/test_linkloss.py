@@ -2,8 +2,8 @@
 
 from fakelab import up
 
-from labctl import linkloss
-from labctl.isolation import Host
+from labctl.runtime import link_loss as linkloss
+from labctl.runtime.host_guard import Host
 
 RULE = ('\t\toifname "{veth}" ether type {{ ip, ip6 }} numgen random mod 1000000 < 100000 '
         'counter packets 3 bytes 9 drop comment "labctl a/loss-lab/server lan" # handle {h}\n')

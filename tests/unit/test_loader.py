@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl import loader
 from labctl.errors import LabInvalid, LabNotFound
+from labctl.lab import loader
 
 ROOT = Path(__file__).resolve().parents[2]
 

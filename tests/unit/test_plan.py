@@ -1,5 +1,5 @@
-from labctl import loader
-from labctl.plan import gateway, plan_lab
+from labctl.lab import loader
+from labctl.lab.plan import gateway, plan_lab
 
 LAB = """
 name: demo
@@ -60,7 +60,8 @@ def test_limits_and_service_commands():
 
 
 def test_every_lab_bridge_is_named_for_the_host_guard():
-    from labctl import isolation, naming
+    from labctl.runtime import host_guard as isolation
+    from labctl.runtime import naming
     name = naming.network_name("demo", "alice", "lan")
     bridge = isolation.bridge_name(name)
     assert bridge.startswith("lc-") and len(bridge) <= 15

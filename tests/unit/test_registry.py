@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from labctl import loader, model
-from labctl.checks import title
-from labctl.checks.kinds import KINDS
-from labctl.fields import Strict
+from labctl.checks.run import title
+from labctl.lab import loader, model
+from labctl.lab.check_kinds import KINDS
+from labctl.lab.model_parts import Strict
+from labctl.lab.services import SERVICES
 from labctl.paths import node_code_dir
-from labctl.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTHORING = (ROOT / "docs" / "authoring.md").read_text()

@@ -2,8 +2,8 @@
 
 import pytest
 
+from labctl.classroom.roster import parse_students
 from labctl.errors import InvalidInput
-from labctl.roster import parse_students
 
 
 def test_one_name_per_line_skips_blanks_comments_and_repeats():

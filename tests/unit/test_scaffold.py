@@ -1,7 +1,7 @@
 import pytest
 
-from labctl import loader, scaffold
 from labctl.errors import InvalidInput
+from labctl.lab import loader, scaffold
 from tests.conftest import ROOT
 
 
@@ -33,7 +33,7 @@ def test_new_lab_points_its_schema_at_a_file_that_exists(tmp_path):
     import json
     import re
 
-    from labctl import schema
+    from labctl.lab import schema
 
     target = scaffold.new_lab("my-lab", tmp_path)
     line = re.search(r"\$schema=(\S+)", (target / "lab.yaml").read_text())

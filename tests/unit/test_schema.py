@@ -6,7 +6,7 @@ import json
 import pytest
 from clirun import as_process
 
-from labctl import schema
+from labctl.lab import schema
 from tests.conftest import ROOT
 
 
@@ -65,8 +65,8 @@ def test_schema_and_loader_agree_on_small_labs(text, valid):
     from check_jsonschema.parsers import ParserSet
     from jsonschema import Draft202012Validator
 
-    from labctl import loader
     from labctl.errors import LabInvalid
+    from labctl.lab import loader
 
     data = ParserSet().parse_data_with_path(io.BytesIO(text.encode()), "lab.yaml", "yaml")
     schema_says = Draft202012Validator(schema.lab_schema()).is_valid(data)

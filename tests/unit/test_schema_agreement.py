@@ -17,8 +17,8 @@ from pathlib import Path
 import check_jsonschema  # a dev dependency (pyproject): never skipped
 import pytest
 
-from labctl import loader, schema
 from labctl.errors import LabInvalid
+from labctl.lab import loader, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted(ROOT.glob("labs/*/lab.yaml"))

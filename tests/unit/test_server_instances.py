@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from labctl import naming
-from labctl.server import instances
+from labctl.classroom.server import instances
+from labctl.runtime import naming
 
 SPELLINGS = ["john.doe", "john_doe", "John Doe", "JOHN-DOE", "john-doe", "john--doe",
              "johndoe", "john.doe2", "john-doe-2", "jöhn.doe", "", "-", "x" * 40, "x" * 41,

@@ -1,7 +1,7 @@
 """Tokens: shown once, stored hashed and private, revoked at once."""
 
-from labctl.server import identity
-from labctl.server.tokens import TokenStore
+from labctl.classroom.server import identity
+from labctl.classroom.server.tokens import TokenStore
 
 
 def test_a_token_is_stored_hashed_in_a_private_file(tmp_path):

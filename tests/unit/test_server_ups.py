@@ -4,7 +4,7 @@ import asyncio
 import threading
 import time
 
-from labctl.server.ups import UpQueue
+from labctl.classroom.server.ups import UpQueue
 
 
 def test_the_same_lab_and_instance_share_one_up_and_others_wait_their_turn():

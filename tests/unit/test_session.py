@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fakelab import up
 
-from labctl import runner
 from labctl.errors import LabBusy
-from labctl.session import lab_session
+from labctl.service import sequence as runner
+from labctl.service.lab_run import lab_session
 
 LAB = """
 name: busy

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from labctl.signals import shielded
+from labctl.interrupts import shielded
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import ipaddress
 
 import pytest
 
-from labctl import subnets
 from labctl.errors import RuntimeFailure
+from labctl.runtime import subnets
 
 
 def test_candidates_skip_used_subnets(monkeypatch):

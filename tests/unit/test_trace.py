@@ -1,6 +1,7 @@
-from labctl import trace, trace_layers
-from labctl.analysis import analyse
-from labctl.pcapgen import ACK, FIN, Wire
+from labctl.pcap.generate import ACK, FIN, Wire
+from labctl.trace import layers as trace_layers
+from labctl.trace import views as trace
+from labctl.trace.analysis import analyse
 
 NAMES = trace.Names({"10.0.0.3": "client", "10.0.0.2": "server"})
 

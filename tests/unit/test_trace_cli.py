@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from clirun import labctl as in_process
 
-from labctl.pcapgen import ACK, FIN, PSH, Wire
+from labctl.pcap.generate import ACK, FIN, PSH, Wire
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

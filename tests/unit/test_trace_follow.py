@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from labctl.pcapgen import Wire
-from labctl.pcapread import Capture
-from labctl.pcapstream import PcapStream
-from labctl.trace_follow import follow
+from labctl.pcap.generate import Wire
+from labctl.pcap.read import Capture
+from labctl.pcap.stream import PcapStream
+from labctl.trace.follow import follow
 
 
 def _capture() -> bytes:

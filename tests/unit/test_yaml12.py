@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl import loader
 from labctl.errors import LabInvalid
-from labctl.yamlsource import MAX_BYTES, YamlProblem, load_text, read_bounded
+from labctl.lab import loader
+from labctl.lab.yaml_reader import MAX_BYTES, YamlProblem, load_text, read_bounded
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -1,4 +1,4 @@
-from labctl.yamlsource import load_text
+from labctl.lab.yaml_reader import load_text
 
 
 def test_lines_are_recorded_per_path():
@@ -17,7 +17,7 @@ def test_aliases_within_limits_are_allowed():
 def test_a_control_character_is_a_located_problem_not_a_crash():
     import pytest
 
-    from labctl.yamlsource import YamlProblem
+    from labctl.lab.yaml_reader import YamlProblem
     with pytest.raises(YamlProblem) as raised:
         load_text("name: x\ndescription: a\x11b\n", "f.yaml")
     assert str(raised.value).startswith("f.yaml:2: ")

@@ -1,0 +1,215 @@
+"""The HTTP API (FastAPI): labs, up, down, status, exec, logs, check."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Path, Query
+
+from labctl.classroom.server import class_routes, errors, instances, schemas, streams
+from labctl.classroom.server.access import Access, Allowed, Caller, InstanceParam, Refused, Target
+from labctl.classroom.server.audit import AuditLog
+from labctl.classroom.server.catalogue import Catalogue
+from labctl.classroom.server.config import ServerConfig
+from labctl.classroom.server.journal import UpJournal
+from labctl.classroom.server.middleware import Audit, BodyLimit
+from labctl.classroom.server.tokens import TokenStore
+from labctl.classroom.server.ups import UpQueue
+from labctl.errors import InvalidInput
+from labctl.lab import model
+from labctl.service.operations import Operations, public_report, refuse_custom_images
+from labctl.service.report import by_lab
+
+_PROBLEMS = {code: {"model": schemas.Problem} for code in (400, 401, 403, 404, 409, 413, 422,
+                                                            429, 503)}
+NodePath = Annotated[str, Path(pattern=model.NAME_PATTERN, description="A node of the lab.")]
+
+
+@dataclass
+class ServerState:
+    config: ServerConfig
+    ops: Operations
+    catalogue: Catalogue
+    tokens: TokenStore
+    audit: AuditLog
+    ups: UpQueue
+
+
+def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
+    audit = AuditLog(config.audit_file)
+    app = FastAPI(title="labctl classroom server", version="1",
+                  description="Students' labs without Docker access. Over the Unix socket the "
+                              "caller is who the kernel says; over HTTPS, a bearer token.",
+                  responses=_PROBLEMS)
+    app.state.server = ServerState(
+        config=config, ops=ops or Operations(),
+        catalogue=Catalogue(config.lab_dirs, config.user_labs_dir if config.user_labs else None),
+        tokens=TokenStore(config.tokens_file), audit=audit,
+        ups=UpQueue(config.concurrent_ups, UpJournal(config.state_dir / "ups")))
+    errors.install(app)
+    app.include_router(router)
+    app.include_router(streams.router)
+    class_routes.install(app)  # the instructor's view and the web pages
+    app.add_middleware(Audit, log=audit)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    return app
+
+
+router = APIRouter(prefix="/v1")
+
+
+def _blocking(func, *args):
+    return asyncio.to_thread(func, *args)
+
+
+@router.get("/whoami", response_model=schemas.WhoAmI)
+async def whoami(caller: Access) -> schemas.WhoAmI:
+    me = caller.identity
+    return schemas.WhoAmI(user=me.user, role=me.role, via=me.via, instance=me.instance)
+
+
+# -- labs ------------------------------------------------------------------------
+@router.get("/labs", response_model=list[schemas.LabInfo])
+async def labs(caller: Access) -> list[schemas.LabInfo]:
+    server = caller.server
+    return await _blocking(_lab_infos, server, caller.identity.instance)
+
+
+def _lab_infos(server: ServerState, base: str) -> list[schemas.LabInfo]:
+    found = []
+    for source, catalogue in (("server", server.catalogue.server_labs()),
+                              ("yours", server.catalogue.user_labs(base))):
+        for name, path in catalogue.items():
+            try:
+                lab = server.ops.load_lab(path)
+            except InvalidInput:
+                continue  # an invalid lab in --labs is the instructor's to fix, not offered
+            found.append(schemas.LabInfo(name=name, description=lab.description.strip(),
+                                         nodes=list(lab.nodes), source=source))
+    return found
+
+
+@router.post("/labs", response_model=schemas.LabInfo, status_code=201)
+async def upload(caller: Access, body: schemas.LabUpload) -> schemas.LabInfo:
+    """Send a lab file of your own; it is validated as `labctl validate` does."""
+    server = caller.server
+    caller.note(action="upload")
+    if server.catalogue.user_labs_dir is None:
+        raise Refused(403, "this server runs only its own labs (--no-user-labs)")
+    lab = await _blocking(server.ops.parse_lab, body.yaml, "uploaded lab.yaml")
+    caller.note(lab=lab.name)
+    refuse_custom_images(lab)
+    _check_size(caller, lab)
+    await _blocking(server.catalogue.store, caller.identity.instance, lab.name, body.yaml)
+    return schemas.LabInfo(name=lab.name, description=lab.description.strip(),
+                           nodes=list(lab.nodes), source="yours")
+
+
+def _check_size(caller: Caller, lab: model.Lab) -> None:
+    limit = caller.server.config.nodes_per_lab
+    if not caller.identity.instructor and len(lab.nodes) > limit:
+        raise Refused(422, f"lab '{lab.name}' has {len(lab.nodes)} nodes; students may run "
+                           f"labs of up to {limit}")
+
+
+async def _load(target: Allowed) -> model.Lab:
+    server = target.server
+    path = server.catalogue.find(target.lab, instances.owner_base(target.instance))
+    lab = await _blocking(server.ops.load_lab, path)
+    if lab.name != target.lab:
+        raise InvalidInput(f"{path}: the lab names itself '{lab.name}', not '{target.lab}'")
+    return lab
+
+
+# -- lifecycle -------------------------------------------------------------------
+@router.post("/labs/{lab}/up", response_model=schemas.Report, response_model_by_alias=True)
+async def up(target: Target) -> dict:
+    """Start a lab and return once every service listens (joins an `up` under way)."""
+    server = target.server
+    lab = await _load(target)
+    _check_size(target.caller, lab)
+    key = (lab.name, target.instance)
+    if not target.identity.instructor:
+        await _check_quota(target, key)
+    return await server.ups.up(key, lambda: server.ops.up(lab, target.instance))
+
+
+@router.get("/labs/{lab}/up", response_model=schemas.UpProgress, name="up-progress")
+async def up_progress(target: Target) -> schemas.UpProgress:
+    """Where an `up` stands: its place in the queue, or starting (poll while you wait)."""
+    queue = target.server.ups
+    place = queue.place((target.lab, target.instance))
+    state = "none" if place is None else "starting" if place == 0 else "queued"
+    return schemas.UpProgress(lab=target.lab, instance=target.instance, state=state,
+                              place=place or None, waiting=queue.waiting)
+
+
+async def _check_quota(target: Allowed, key: tuple[str, str]) -> None:
+    server = target.server
+    running = await _blocking(server.ops.running_labs)
+    mine = {(lab, inst) for lab, inst in running | server.ups.pending()
+            if instances.copy_number(target.identity.instance, inst) is not None}
+    limit = server.config.labs_per_student
+    if key not in mine and len(mine) >= limit:
+        names = ", ".join(f"{lab} ({inst})" for lab, inst in sorted(mine))
+        raise Refused(429, f"you have {len(mine)} labs up (limit {limit}): {names}; "
+                           "bring one down first")
+
+
+@router.post("/labs/{lab}/down", response_model=schemas.DownResult)
+async def down(target: Target) -> schemas.DownResult:
+    """Remove the lab's containers and networks (found by labels; no lab file needed)."""
+    server = target.server
+    await server.ups.settle((target.lab, target.instance))
+    containers, networks = await _blocking(server.ops.down, target.lab, target.instance)
+    target.caller.note(result=f"ok: removed {containers} containers, {networks} networks")
+    return schemas.DownResult(lab=target.lab, instance=target.instance, containers=containers,
+                              networks=networks)
+
+
+@router.get("/status", response_model=schemas.Report, response_model_by_alias=True)
+async def status(caller: Access, instance: InstanceParam = None,
+                 lab: str | None = Query(None, pattern=model.NAME_PATTERN)) -> dict:
+    """Running labs: a student's own instances only; an instructor's, everyone's."""
+    caller.note(lab=lab, instance=instance)
+    wanted = None if instance is None else caller.instance_for(instance)
+    nodes = await _blocking(caller.server.ops.status, lab, wanted)
+    seen = [n for n in nodes if caller.may_see(n.instance)]
+    return public_report(by_lab("status", seen))
+
+
+# -- inside a lab ------------------------------------------------------------------
+@router.post("/labs/{lab}/nodes/{node}/exec", response_model=schemas.ExecResult, name="exec")
+async def exec_(target: Target, node: NodePath, body: schemas.ExecRequest
+                ) -> schemas.ExecResult:
+    """Run a command on a node, without a terminal; its exit code is returned."""
+    server = target.server
+    target.caller.note(node=node, command=body.command[:20])
+    code, out, err = await _blocking(server.ops.exec, target.lab, target.instance, node,
+                                     body.command, body.timeout, server.config.output_limit)
+    target.caller.note(result=f"ok: exit {code}")
+    return schemas.ExecResult(exit_code=code, stdout=out.decode("utf-8", "replace"),
+                              stderr=err.decode("utf-8", "replace"))
+
+
+@router.get("/labs/{lab}/nodes/{node}/logs", response_model=schemas.LogsResult)
+async def logs(target: Target, node: NodePath,
+               tail: int = Query(1000, ge=1, le=100_000, description="Last lines.")
+               ) -> schemas.LogsResult:
+    """What a node's services printed."""
+    target.caller.note(node=node)
+    data = await _blocking(target.server.ops.logs, target.lab, target.instance, node, tail)
+    return schemas.LogsResult(lab=target.lab, instance=target.instance, node=node,
+                              text=data.decode("utf-8", "replace"))
+
+
+@router.post("/labs/{lab}/check", response_model=schemas.Report, response_model_by_alias=True)
+async def check(target: Target) -> dict:
+    """Run the lab's checks on the running lab."""
+    lab = await _load(target)
+    report = await _blocking(target.server.ops.check, lab, target.instance)
+    checks = report["labs"][0]["checks"]
+    target.caller.note(result=f"ok: {sum(c['passed'] for c in checks)}/{len(checks)} passed")
+    return report

@@ -1,0 +1,294 @@
+"""The web pages. Every page but the login goes through the one authorisation
+dependency (Access / Target), so a student's page names only their own instances
+and the class pages refuse students, exactly as the API does."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from labctl.classroom import grades
+from labctl.classroom.server import class_routes, instances
+from labctl.classroom.server.access import Access, Caller, InstanceParam, LabName, Refused, Target
+from labctl.classroom.web import sessions as session
+from labctl.errors import LabctlError
+
+router = APIRouter(prefix="/web", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SSE_HEARTBEAT = 15.0  # seconds: keeps proxies from closing an idle event stream
+
+
+def _page(request: Request, name: str, caller: Caller | None = None, **context
+          ) -> HTMLResponse:
+    me = caller.identity if caller else None
+    return templates.TemplateResponse(request, name, {
+        "me": me, "csrf": session.csrf_token(me.user) if me else "", **context})
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body).items()}
+
+
+async def _posted(caller: Caller) -> dict[str, str]:
+    """The form of a POST button, after the CSRF checks (Origin and the form's token)."""
+    request = caller.request
+    form = await _form(request)
+    if not session.same_origin(dict(request.headers), request.url.scheme) \
+            or not session.csrf_ok(caller.identity.user, form.get("csrf")):
+        raise Refused(403, "this form did not come from this server's page: reload it")
+    return form
+
+
+def _back(lab: str | None, instance: str | None, error: str | None = None
+          ) -> RedirectResponse:
+    query = {k: v for k, v in (("lab", lab), ("instance", instance), ("error", error)) if v}
+    return RedirectResponse(f"/web/labs?{urlencode(query)}" + (f"#lab-{lab}" if lab else ""),
+                            status_code=303)
+
+
+# -- login -------------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, expired: int = 0) -> HTMLResponse:
+    return _page(request, "login.html", error="Your session ended: log in again."
+                 if expired else None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    token = (await _form(request)).get("token", "").strip()
+    server = request.app.state.server
+    if not session.same_origin(dict(request.headers), request.url.scheme):
+        raise Refused(403, "log in from this server's own page")
+    user = server.tokens.user_for(token) if token else None
+    server.audit.record(user=user, action="web_login", lab=None, instance=None,
+                        result="ok" if user else "refused 401: unknown or revoked token",
+                        peer=f"{request.client.host}:{request.client.port}"
+                        if request.client else None)
+    if user is None:
+        return _page(request, "login.html", error="That token is unknown or was revoked.")
+    reply = RedirectResponse("/web/", status_code=303)
+    reply.headers.append("set-cookie",
+                         session.cookie_header(token, secure=request.url.scheme == "https"))
+    return reply
+
+
+@router.post("/logout")
+async def logout(caller: Access) -> Response:
+    await _posted(caller)
+    reply = RedirectResponse("/web/login", status_code=303)
+    reply.headers.append("set-cookie", session.cookie_header("", secure=False, max_age=0))
+    return reply
+
+
+@router.get("/")
+async def home(caller: Access) -> Response:
+    if caller.identity.instructor:
+        return RedirectResponse("/web/class", status_code=303)
+    return RedirectResponse("/web/labs", status_code=303)
+
+
+# -- a student's labs --------------------------------------------------------------------
+def _labs(caller: Caller, owner: str) -> list:
+    server = caller.server
+    found = []
+    for source in (server.catalogue.server_labs(), server.catalogue.user_labs(owner)):
+        for path in source.values():
+            try:
+                found.append(server.ops.load_lab(path))
+            except LabctlError:
+                continue  # an invalid lab is not offered (as GET /v1/labs)
+    return found
+
+
+@router.get("/labs", response_class=HTMLResponse)
+async def labs_page(caller: Access, instance: InstanceParam = None, error: str | None = None
+                    ) -> HTMLResponse:
+    from labctl.checks.run import title
+    target = caller.instance_for(instance)
+    server = caller.server
+    owner = instances.owner_base(target)
+    labs = await asyncio.to_thread(_labs, caller, owner)
+    nodes = await asyncio.to_thread(server.ops.public_status, None, target)
+    board = class_routes.board(caller)
+    shown = []
+    running = {n["lab"] for n in nodes}
+    for lab in sorted(labs, key=lambda lab: (lab.name not in running, lab.name)):
+        mine = [n for n in nodes if n["lab"] == lab.name]
+        latest = board.results.get((lab.name, target)) if mine else None
+        shown.append({"lab": lab, "nodes": mine, "running": bool(mine),
+                      "titles": [title(c) for c in lab.checks],
+                      "results": latest["checks"] if latest else None,
+                      "captures": [n["node"] for n in mine if n["capture"]]})
+    return _page(caller.request, "student.html", caller, labs=shown, instance=target,
+                 owner=owner, error=error)
+
+
+@router.post("/labs/{lab}/{action}")
+async def lab_action(target: Target, action: str) -> Response:
+    """The buttons: up, down, check, step (the form says which step)."""
+    from labctl.classroom.server import app as api
+    form = await _posted(target.caller)
+    instance = None if target.instance == target.identity.instance else target.instance
+    server = target.server
+    result = "ok"
+    try:
+        if action == "up":
+            await api.up(target)
+        elif action == "down":
+            await api.down(target)
+            class_routes.board(target.caller).record(target.lab, target.instance, None)
+        elif action == "check":
+            report = await api.check(target)
+            class_routes.board(target.caller).record(
+                target.lab, target.instance, {"checks": report["labs"][0]["checks"]})
+        elif action == "step":
+            result = await _step(target, form.get("step", ""))
+        else:
+            raise Refused(404, f"no button '{action}'")
+    except (LabctlError, HTTPException) as exc:
+        result = f"error: {getattr(exc, 'detail', None) or exc}"
+    server.audit.record(user=target.identity.user, action=f"web_{action}", lab=target.lab,
+                        instance=target.instance, result=result)
+    class_routes.board(target.caller).touch()  # the live grid redraws (state, activity)
+    error = result.removeprefix("error: ") if result.startswith("error") else None
+    return _back(target.lab, instance, error)
+
+
+async def _step(target, index: str) -> str:
+    from labctl.service import steps
+    server = target.server
+    lab = await asyncio.to_thread(server.ops.load_lab, server.catalogue.find(
+        target.lab, instances.owner_base(target.instance)))
+    if not index.isdigit() or int(index) >= len(lab.steps):
+        raise Refused(422, f"{lab.name} has no step {index}")
+    step = lab.steps[int(index)]
+    engine = _engine(target.caller)
+    node = await asyncio.to_thread(engine.find_node, lab.name, target.instance, step.on)
+    done = await asyncio.to_thread(steps.run_step, engine.runtime, int(index), step,
+                                   node.container)
+    return "ok" if done.passed else f"error: step {int(index) + 1}: {done.message}"
+
+
+def _engine(caller: Caller):
+    """The engine for what the API does not offer yet (traces, pcaps, steps)."""
+    state = caller.request.app.state
+    if getattr(state, "class_engine", None) is None:
+        from labctl import runtime
+        from labctl.service import engine
+        state.class_engine = engine.Engine(runtime.connect())
+    return state.class_engine
+
+
+@router.get("/labs/{lab}/trace", response_class=HTMLResponse)
+async def trace_page(target: Target) -> HTMLResponse:
+    """The lab's trace as the course draws it (trace --html), from the running captures."""
+    from labctl.service import captures as capture
+    from labctl.trace import command as trace_run
+    from labctl.trace import views as trace
+
+    def draw() -> str:
+        files, nodes = capture.collect_all(_engine(target.caller), target.lab, target.instance)
+        source = trace_run.from_lab(files, nodes, target.lab, None)
+        return trace.html_page(source.analysis, source.names, source.title)
+
+    try:
+        return HTMLResponse(await asyncio.to_thread(draw))
+    except LabctlError as exc:
+        return HTMLResponse(f"<!doctype html><p>No trace yet: {_escape(str(exc))}</p>")
+
+
+@router.get("/labs/{lab}/pcaps/{node}")
+async def pcap(target: Target, node: str) -> Response:
+    from labctl.service import captures as capture
+    files, _ = await asyncio.to_thread(capture.collect, _engine(target.caller), target.lab,
+                                       target.instance, node)
+    name = f"{target.lab}-{target.instance}-{node}.pcap"
+    return Response(files[0].data, media_type="application/vnd.tcpdump.pcap",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+def _escape(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
+# -- the class (instructors) -------------------------------------------------------------
+async def _grid(caller: Caller, lab_name: str) -> grades.Grades:
+    """The grid as the latest results stand (no check is run to draw it)."""
+    from labctl.checks.run import title
+    server = caller.server
+    lab = await asyncio.to_thread(server.ops.load_lab,
+                                  server.catalogue.find(lab_name, caller.identity.instance))
+    students, nodes, _ = await class_routes.roster(caller)
+    running = {n["instance"] for n in nodes if n["lab"] == lab.name}
+    board = class_routes.board(caller)
+    rows = []
+    for student, base in students.items():
+        latest = board.results.get((lab.name, base))
+        if base not in running:
+            rows.append(grades.no_lab(student, base, lab.name))
+        elif latest is None:
+            rows.append(grades.Row(student, base, grades.NOT_CHECKED,
+                                   note="running; not checked yet"))
+        else:
+            rows.append(grades.checked(student, base, latest["checks"]))
+    return grades.grades(lab.name, [title(c) for c in lab.checks], rows)
+
+
+@router.get("/class", response_class=HTMLResponse)
+async def class_page(caller: class_routes.Instructor, lab: str | None = None,
+                     error: str | None = None) -> HTMLResponse:
+    offered = sorted(caller.server.catalogue.server_labs())
+    chosen = lab if lab in offered else (offered[0] if offered else None)
+    grid = await _grid(caller, chosen) if chosen else None
+    return _page(caller.request, "class.html", caller, labs=offered, lab=chosen, grid=grid,
+                 error=error)
+
+
+@router.get("/class/{lab}/grid", response_class=HTMLResponse)
+async def class_grid(caller: class_routes.Instructor, lab: LabName) -> HTMLResponse:
+    return _page(caller.request, "grid.html", caller, grid=await _grid(caller, lab))
+
+
+@router.get("/class/{lab}/events")
+async def class_events(caller: class_routes.Instructor, lab: LabName) -> StreamingResponse:
+    """Server-sent events: one `change` whenever a check, up or down may change the grid."""
+    board = class_routes.board(caller)
+    request = caller.request
+
+    async def events():
+        seen = board.version
+        yield f"retry: 1000\nevent: hello\ndata: {seen}\n\n"
+        while not await request.is_disconnected():
+            now = await board.wait(seen, SSE_HEARTBEAT)
+            if now == seen:
+                yield ": still here\n\n"
+                continue
+            seen = now
+            yield f"event: change\ndata: {now}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+
+@router.get("/class/{lab}/grades.csv")
+async def class_csv(caller: class_routes.Instructor, lab: LabName) -> Response:
+    from labctl.classroom import grade_formats as render
+    grid = await _grid(caller, lab)
+    return Response(render.to_csv(grid), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{lab}-grades.csv"'})
+
+
+@router.post("/class/{lab}/check")
+async def class_check_button(caller: class_routes.Instructor, lab: LabName) -> Response:
+    await _posted(caller)
+    found = await class_routes.grade(caller, lab, None)
+    caller.server.audit.record(user=caller.identity.user, action="web_class_check", lab=lab,
+                               instance=None, result=f"ok: {found.summary()}")
+    return RedirectResponse(f"/web/class?{urlencode({'lab': lab})}", status_code=303)

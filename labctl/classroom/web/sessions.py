@@ -1,0 +1,195 @@
+"""Web logins: the CLI's token, kept in an HttpOnly, SameSite=Strict cookie (Secure over
+HTTPS). A middleware turns the cookie into the Authorization header the one
+authorisation dependency (server/access.py) reads, for /web pages only: the /v1 API
+stays bearer-only, so a browser's cookie never authorises an API call. It also feeds
+the live grid: every check, up and down that goes through the API is announced."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import re
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from labctl.classroom.server.access import PEER_KEY
+
+COOKIE = "labctl_session"
+PUBLIC = ("/web/login", "/web/static/")
+_SECRET = secrets.token_bytes(32)  # CSRF tokens last as long as the server process
+_API_CHECK = re.compile(r"^/v1/labs/([^/]+)/check$")
+_API_LIFECYCLE = re.compile(r"^/v1/labs/([^/]+)/(up|down)$")
+
+
+def csrf_token(user: str) -> str:
+    """The form token a page carries for its POST buttons (bound to the user)."""
+    return hmac.new(_SECRET, user.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def csrf_ok(user: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(csrf_token(user), given)
+
+
+def same_origin(headers: dict[str, str], scheme: str) -> bool:
+    """A POST's Origin (when the browser sends one) names this very server."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site form (those always carry Origin)
+    parts = urlsplit(origin)
+    return parts.scheme == scheme and parts.netloc == headers.get("host")
+
+
+def cookie_header(token: str, secure: bool, max_age: int | None = 8 * 3600) -> str:
+    value = f"{COOKIE}={token}; Path=/web; HttpOnly; SameSite=Strict"
+    if max_age is not None:
+        value += f"; Max-Age={max_age}"
+    return value + ("; Secure" if secure else "")
+
+
+def _redirect(location: str, clear: bool = False) -> list[Message]:
+    headers = [(b"location", location.encode()), (b"content-length", b"0")]
+    if clear:
+        headers.append((b"set-cookie", f"{COOKIE}=; Path=/web; Max-Age=0".encode()))
+    return [{"type": "http.response.start", "status": 303, "headers": headers},
+            {"type": "http.response.body", "body": b""}]
+
+
+class CookieLogin:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith("/v1/"):
+            await self._observe(scope, receive, send)
+            return
+        if path in ("/", "/web"):
+            for message in _redirect("/web/"):
+                await send(message)
+            return
+        token = None
+        if path.startswith("/web/") and not path.startswith(PUBLIC) \
+                and scope.get(PEER_KEY) is None:
+            token = _cookie(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+            if not token or scope["app"].state.server.tokens.user_for(token) is None:
+                # no login, or a revoked token: to the login page (and forget the cookie)
+                where = "/web/login?expired=1" if token else "/web/login"
+                for message in _redirect(where, clear=bool(token)):
+                    await send(message)
+                return
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+            scope["headers"].append((b"authorization", f"Bearer {token}".encode()))
+        if path.startswith("/web/"):
+            await self.app(scope, receive, _html_errors(send, self._auditor(scope, token)))
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _auditor(scope: Scope, token: str | None):
+        """Refusals of pages go to the audit log, as the API's do."""
+        server = scope["app"].state.server
+
+        def record(status: int, detail: str) -> None:
+            if status not in (401, 403):
+                return
+            peer = scope.get(PEER_KEY)
+            user = server.tokens.user_for(token) if token else None
+            if user is None and peer is not None:
+                from labctl.classroom.server.identity import user_name
+                user = user_name(peer.uid)
+            query = dict(_query(scope))
+            server.audit.record(user=user, action=f"web {scope['method']} {scope['path']}",
+                                lab=None, instance=query.get("instance"),
+                                result=f"refused {status}: {detail}")
+        return record
+
+    async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Announce API checks, ups and downs to the live grid."""
+        check = _API_CHECK.match(scope["path"])
+        lifecycle = _API_LIFECYCLE.match(scope["path"])
+        if scope["method"] != "POST" or not (check or lifecycle):
+            await self.app(scope, receive, send)
+            return
+        status, body = [0], bytearray()
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body" and status[0] == 200:
+                body.extend(message.get("body", b"")[:4_000_000])
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status[0] != 200:
+            return
+        board = scope["app"].state.board
+        try:
+            reply = json.loads(bytes(body))
+        except ValueError:
+            board.touch()
+            return
+        # a check's results stand until the next check, up or down of that lab instance
+        entry = reply["labs"][0] if reply.get("labs") else reply  # a report, or down's reply
+        board.record(entry["lab"], entry["instance"],
+                     {"checks": entry.get("checks", [])} if check else None)
+
+
+def _html_errors(send: Send, record) -> Send:
+    """A refusal on a page reads as a page (the API's JSON message, in words)."""
+    held: dict = {}
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400 and dict(
+                message.get("headers", [])).get(b"content-type", b"").startswith(
+                b"application/json"):
+            held["start"], held["body"] = message, bytearray()
+            return
+        if "start" not in held:
+            await send(message)
+            return
+        held["body"].extend(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        try:
+            detail = json.loads(bytes(held["body"])).get("detail", "")
+        except (ValueError, AttributeError):
+            detail = bytes(held["body"]).decode("utf-8", "replace")
+        status = held["start"]["status"]
+        record(status, str(detail))
+        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Refused"
+                "</title><style>body{font:18px/1.45 system-ui,sans-serif;margin:2em}"
+                ".error{background:#fadcd9;border-left:6px solid #b3261e;padding:.5em 1em}"
+                "</style></head><body><h1>Not possible</h1>"
+                f"<p class='error' role='alert'>{html.escape(str(detail))}</p>"
+                f"<p><a href='/web/'>Back to your page</a></p><p><small>HTTP {status}"
+                "</small></p></body></html>").encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(page)).encode())]})
+        await send({"type": "http.response.body", "body": page})
+
+    return wrapped
+
+
+def _query(scope: Scope) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _cookie(header: str) -> str | None:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # noqa: BLE001 - a malformed cookie header is no login
+        return None
+    morsel = jar.get(COOKIE)
+    return morsel.value if morsel and morsel.value else None

@@ -1,0 +1,36 @@
+"""Where the CLI's commands go: the Docker engine on this host (local) or a classroom
+server (remote). Commands call one Backend and never ask which it is.
+
+    LABCTL_SERVER / --server   unix:///PATH or https://HOST:PORT: that server
+    neither                    the URL `labctl login` stored, else the local server's
+                               socket (/run/labctl/labctl.sock) when it exists, else Docker
+"""
+
+from __future__ import annotations
+
+import os
+
+from labctl.cli.backends.base import Backend, Progress
+
+__all__ = ["Backend", "Progress", "select"]
+
+
+def select(server: str | None = None) -> Backend:
+    from labctl.classroom.server.config import DEFAULT_SOCKET
+    from labctl.cli.backends import credentials
+    url = server or os.environ.get("LABCTL_SERVER") or None
+    stored = credentials.load()
+    if url is None and stored is not None:
+        url = stored.url
+    if url is None and DEFAULT_SOCKET.is_socket():
+        url = f"unix://{DEFAULT_SOCKET}"
+    if url is None:
+        from labctl.cli.backends.local import LocalBackend
+        return LocalBackend()
+    from labctl.cli.backends.remote import RemoteBackend
+    token = os.environ.get("LABCTL_TOKEN") or None
+    verify: bool | str = True
+    if stored is not None and stored.url == url:
+        token = token or stored.token
+        verify = stored.ca or True
+    return RemoteBackend(url, token, verify)

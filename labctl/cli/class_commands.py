@@ -1,0 +1,174 @@
+"""`labctl class status|check|up|down`: the whole class at once, through the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labctl.classroom.server import config as defaults
+from labctl.errors import EXIT_FAILED, InvalidInput
+
+app = typer.Typer(help="The whole class at once (instructors; through the labctl server).",
+                  no_args_is_help=True)
+
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", envvar="LABCTL_SERVER", show_default=False,
+    help=f"unix:///PATH or https://HOST:PORT (default unix://{defaults.DEFAULT_SOCKET}).")]
+TokenOpt = Annotated[str | None, typer.Option(
+    "--token", envvar="LABCTL_TOKEN", show_default=False,
+    help="Your token, for an https:// server.")]
+CaOpt = Annotated[Path | None, typer.Option(
+    "--cacert", envvar="LABCTL_CACERT", dir_okay=False, show_default=False,
+    help="The server's certificate (or its CA), for an https:// server.")]
+StudentsOpt = Annotated[Path | None, typer.Option(
+    "--students", dir_okay=False, show_default=False,
+    help="The class list: one user name per line, or a CSV with a user-name column.")]
+FORMATS = ("table", "csv", "json", "junit", "html")
+
+
+def _client(server: str | None, token: str | None, cacert: Path | None):
+    from labctl.classroom.client.class_api import ClassClient
+    url = server or f"unix://{defaults.DEFAULT_SOCKET}"
+    if url.startswith("unix://") and not Path(url[len("unix://"):]).exists():
+        raise InvalidInput(f"no labctl server at {url}: start `labctl serve`, or give "
+                           "--server / LABCTL_SERVER")
+    return ClassClient(url, token=token, verify=str(cacert) if cacert else True)
+
+
+def _students(path: Path | None) -> list[str] | None:
+    from labctl.classroom.roster import read_students
+    return None if path is None else read_students(path)
+
+
+def _format(value: str) -> str:
+    if value not in FORMATS:
+        raise InvalidInput(f"--format {value}: use one of {', '.join(FORMATS)}")
+    return value
+
+
+STATUS_COLUMNS = ["Student", "Lab", "Instance", "State", "Nodes", "Up for", "Last active"]
+
+
+@app.command("status")
+def status(server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None,
+           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+           output: Annotated[Path | None, typer.Option(
+               "-o", "--output", dir_okay=False, show_default=False,
+               help="Write to FILE instead of stdout.")] = None) -> None:
+    """Every student: their labs, state, nodes, up for, last activity."""
+    import csv
+    import io
+    import json
+
+    from labctl import console
+    if fmt not in ("table", "csv", "json"):
+        raise InvalidInput(f"--format {fmt}: class status is table, csv or json")
+    with _client(server, token, cacert) as client:
+        found = client.class_status()
+    rows = []
+    for s in found:
+        for lab in s["labs"] or [None]:
+            rows.append([s["student"], lab["lab"] if lab else "-",
+                         lab["instance"] if lab else s["instance"],
+                         lab["state"] if lab else "no lab",
+                         ", ".join(lab["nodes"]) if lab else "",
+                         _ago(lab["up_since"]).removesuffix(" ago") if lab else "",
+                         _ago(s["last_activity"])])
+    if fmt == "table" and output is None:
+        if not rows:
+            console.err.print("no students yet (token holders, users of the server)")
+            return
+        console.out.print(console.table(None, STATUS_COLUMNS, rows))
+        return
+    if fmt == "json":
+        text = json.dumps(found, indent=2) + "\n"
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([c.lower().replace(" ", "_") for c in STATUS_COLUMNS])
+        writer.writerows(rows)
+        text = out.getvalue()
+    _write(text, output)
+
+
+def _write(text: str, output: Path | None) -> None:
+    from labctl import console
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.err.print(f"wrote {output}", markup=False)
+
+
+def _ago(when: str | None) -> str:
+    if not when:
+        return "-"
+    from datetime import UTC, datetime
+    seconds = int((datetime.now(UTC) - datetime.fromisoformat(when)).total_seconds())
+    if seconds < 60:
+        return f"{seconds}s ago" if seconds >= 0 else "just now"
+    minutes, hours = seconds // 60, seconds // 3600
+    return f"{minutes}m ago" if hours == 0 else f"{hours}h{minutes % 60:02d}m ago"
+
+
+@app.command("check")
+def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to grade.",
+                                             show_default=False)],
+          students: StudentsOpt = None,
+          fmt: Annotated[str, typer.Option("--format", help="table, csv, json, junit or html."
+                                           )] = "table",
+          output: Annotated[Path | None, typer.Option(
+              "-o", "--output", dir_okay=False, show_default=False,
+              help="Write the grades to FILE (the summary still goes to stderr).")] = None,
+          server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+    """Run LAB's checks on every student's copy: a grade table (student x check)."""
+    from labctl import console
+    from labctl.classroom import grade_formats as render
+    from labctl.classroom.grades import Grades
+    fmt = _format(fmt)
+    wanted = _students(students)
+    with _client(server, token, cacert) as client:
+        found = Grades.from_data(client.class_check(lab, wanted))
+    if fmt == "table" and output is None:
+        render.show_table(found)
+        return
+    _write(render.render(found, "csv" if fmt == "table" else fmt), output)
+    console.err.print(found.summary(), markup=False)
+
+
+def _progress(action: str, lines) -> None:
+    from labctl import console
+    failed = 0
+    for line in lines:
+        mark = "ok" if line["ok"] else "FAILED"
+        failed += not line["ok"]
+        console.err.print(f"[{line['done']}/{line['total']}] {line['student']} "
+                          f"({line['instance']}): {mark}: {line['detail']}", markup=False)
+    if failed:
+        console.err.print(f"{action}: {failed} failed", markup=False)
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("up")
+def up(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
+       students: Annotated[Path, typer.Option("--students", dir_okay=False, show_default=False,
+                                              help="The class list (see class check).")],
+       server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+    """Bring LAB up for every student in the list (before class); shows each as it is ready."""
+    from labctl import console
+    wanted = _students(students)
+    console.err.print(f"bringing {lab} up for {len(wanted)} students", markup=False)
+    with _client(server, token, cacert) as client:
+        _progress("up", client.class_up(lab, wanted))
+
+
+@app.command("down")
+def down(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
+         students: StudentsOpt = None,
+         server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+    """Remove LAB for the students in the list, or every running copy of it."""
+    with _client(server, token, cacert) as client:
+        _progress("down", client.class_down(lab, _students(students)))
+

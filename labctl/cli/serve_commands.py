@@ -1,0 +1,159 @@
+"""`labctl serve` and `labctl token ...`: registered on the main app by register()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labctl.classroom.server import config as defaults
+from labctl.errors import InvalidInput
+
+StateDirOpt = Annotated[Path, typer.Option(
+    "--state-dir", envvar="LABCTL_STATE_DIR", file_okay=False,
+    help="Where the server keeps tokens, the audit log and students' own labs.")]
+
+token_app = typer.Typer(help="Tokens for remote (HTTPS) access to the classroom server.",
+                        no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(login)
+    app.add_typer(token_app, name="token")
+    from labctl.cli.class_commands import app as class_app
+    app.add_typer(class_app, name="class")
+
+
+def login(url: Annotated[str, typer.Argument(metavar="URL",
+              help="The class server: https://HOST:PORT (or unix:///PATH).",
+              show_default=False)],
+          token: Annotated[str | None, typer.Option(
+              envvar="LABCTL_TOKEN", help="Your token (default: asked for, not echoed).",
+              show_default=False)] = None,
+          ca: Annotated[Path | None, typer.Option(
+              "--ca", dir_okay=False, exists=True,
+              help="The server's certificate or CA, when it is not publicly signed.",
+              show_default=False)] = None) -> None:
+    """Store the server's URL and your token (mode 0600); later commands go there."""
+    from labctl import console
+    from labctl.classroom.client.api import Client
+    from labctl.cli.backends import credentials
+    if not url.startswith(("https://", "unix://")):
+        raise InvalidInput(f"server URL {url!r}: use https://HOST:PORT or unix:///PATH")
+    if token is None and url.startswith("https://"):
+        token = typer.prompt("token", hide_input=True).strip()
+    ca_path = str(ca.resolve()) if ca else None
+    with Client(url, token=token, verify=ca_path or True) as client:
+        me = client.whoami()  # a bad token or URL is refused here, not at the next command
+    where = credentials.store(credentials.Credentials(url, token, ca_path))
+    console.err.print(f"logged in to {url} as {me['user']} ({me['role']}); saved in {where}")
+
+
+def _listen(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(f"--listen {value}: give HOST:PORT, e.g. 0.0.0.0:8443")
+    return host.strip("[]"), int(port)
+
+
+def serve(
+    socket: Annotated[Path, typer.Option(help="The Unix socket local users connect to.",
+                                         dir_okay=False)] = defaults.DEFAULT_SOCKET,
+    no_socket: Annotated[bool, typer.Option("--no-socket", help="HTTPS only.")] = False,
+    socket_group: Annotated[str | None, typer.Option(
+        help="Only this group may connect (socket mode 0660); default: everyone (0666).",
+        show_default=False)] = None,
+    listen: Annotated[str | None, typer.Option(
+        help="Also serve HTTPS on HOST:PORT (needs --tls-cert and --tls-key; without them, "
+             "plain HTTP on a loopback address only).",
+        show_default=False)] = None,
+    tls_cert: Annotated[Path | None, typer.Option(dir_okay=False, show_default=False)] = None,
+    tls_key: Annotated[Path | None, typer.Option(dir_okay=False, show_default=False)] = None,
+    instructors: Annotated[str, typer.Option(
+        help="Members of this Unix group (and root) may act on every lab."
+    )] = defaults.DEFAULT_INSTRUCTORS,
+    labs: Annotated[list[Path] | None, typer.Option(
+        help="A directory of labs to offer (repeatable); the bundled labs come too.",
+        file_okay=False, exists=True, show_default=False)] = None,
+    state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR,
+    no_user_labs: Annotated[bool, typer.Option(
+        "--no-user-labs", help="Students may not send lab files of their own.")] = False,
+    labs_per_student: Annotated[int, typer.Option(min=1, help="Labs up at once per student."
+                                                  )] = 3,
+    nodes_per_lab: Annotated[int, typer.Option(min=1, help="Largest lab a student may run."
+                                               )] = 8,
+    concurrent_ups: Annotated[int, typer.Option(min=1, help="`up`s run at once; the rest "
+                                                "queue.")] = 8,
+    install_systemd: Annotated[bool, typer.Option(
+        "--install-systemd", help="Write /etc/systemd/system/labctl.service running "
+        "`labctl serve` with these options, then exit (enable it with systemctl).")] = False,
+) -> None:
+    """Run the classroom server: students use labs without Docker access."""
+    import logging
+    import sys
+
+    if install_systemd:
+        from labctl.classroom.server import systemd
+        args = [a for a in sys.argv[1:] if a != "--install-systemd"]
+        path = systemd.install(args)
+        from labctl import console
+        console.err.print(f"wrote {path}; now: systemctl daemon-reload && "
+                          "systemctl enable --now labctl")
+        return
+
+    from labctl.classroom.server import app as app_mod
+    from labctl.classroom.server import transport
+    from labctl.classroom.server.config import ServerConfig
+
+    logging.basicConfig(level=logging.INFO, format="labctl serve: %(message)s")
+    config = ServerConfig(
+        socket=None if no_socket else socket, socket_group=socket_group, listen=_listen(listen),
+        tls_cert=tls_cert, tls_key=tls_key, instructors=instructors, lab_dirs=list(labs or []),
+        state_dir=state_dir, user_labs=not no_user_labs, labs_per_student=labs_per_student,
+        nodes_per_lab=nodes_per_lab, concurrent_ups=concurrent_ups)
+    if config.socket is None and config.listen is None:
+        raise InvalidInput("nothing to listen on: drop --no-socket or give --listen")
+    if config.listen is not None:
+        transport.check_tls(tls_cert, tls_key, config.listen[0])
+    transport.serve(app_mod.create_app(config), config)
+
+
+def _store(state_dir: Path):
+    from labctl.classroom.server.tokens import TokenStore
+    return TokenStore(state_dir / "tokens.json")
+
+
+@token_app.command("add")
+def token_add(user: Annotated[str, typer.Argument(metavar="USER", help="Who the token is for.",
+                                                  show_default=False)],
+              state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR) -> None:
+    """Make a token for USER (replacing theirs) and print it, once: it is stored hashed."""
+    from labctl import console
+    token = _store(state_dir).add(user)
+    console.out.print(token, markup=False, highlight=False)
+    console.err.print(f"token for {user} made; give it to them now (it is not shown again)")
+
+
+@token_app.command("revoke")
+def token_revoke(user: Annotated[str, typer.Argument(metavar="USER", show_default=False)],
+                 state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR) -> None:
+    """Revoke USER's token: the server refuses it from the next request on."""
+    from labctl import console
+    if not _store(state_dir).revoke(user):
+        raise InvalidInput(f"{user} has no token")
+    console.err.print(f"token of {user} revoked")
+
+
+@token_app.command("list")
+def token_list(state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR) -> None:
+    """Who holds a token, and since when."""
+    from labctl import console
+    users = _store(state_dir).users()
+    if not users:
+        console.err.print("no tokens")
+    for user, created in users.items():
+        console.out.print(f"{user}\t{created}", markup=False, highlight=False)

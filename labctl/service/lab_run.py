@@ -1,0 +1,78 @@
+"""One lab session: up, the running nodes, steps and checks, then down.
+
+`labctl test`, `labctl verify`, the pytest plugin and the instructors'
+test modules all run a lab through `lab_session`; the CLI's interrupt
+clean-up goes through `removed_on_interrupt`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from labctl.errors import LabBusy
+from labctl.interrupts import shielded
+from labctl.runtime.base import NodeInfo
+from labctl.service.engine import Engine
+
+if TYPE_CHECKING:
+    from labctl.lab import model
+
+
+@dataclass
+class LabSession:
+    engine: Engine
+    lab: model.Lab
+    instance: str
+    nodes: dict[str, NodeInfo]  # by node name, every one running
+
+    def steps(self) -> list:
+        from labctl.service.steps import run_steps
+        return run_steps(self.engine.runtime, self.lab.steps, self.nodes)
+
+    def checks(self) -> list:
+        from labctl.checks.run import LabState, run_checks
+        return run_checks(LabState(self.engine.runtime, self.nodes), self.lab.checks)
+
+
+@contextlib.contextmanager
+def lab_session(engine: Engine, lab: model.Lab, instance: str, *, owned: bool = True,
+                keep: bool = False) -> Iterator[LabSession]:
+    """Bring the lab up (when `owned`) and yield it running; take it down afterwards.
+
+    Not owned: the lab is already up (someone else's session), only found.
+    Owned on an instance that already holds the lab (running or not): refused
+    with LabBusy, so a session never takes down a lab it did not bring up.
+    `keep` leaves it running. Down is shielded from a second Ctrl-C.
+    """
+    if owned:
+        refuse_if_up(engine, lab.name, instance)
+    try:
+        infos = engine.up(lab, instance) if owned else None
+        yield LabSession(engine, lab, instance,
+                         engine.running_nodes(lab.name, lab.nodes, instance, infos))
+    finally:
+        if owned and not keep:
+            with shielded():
+                engine.down(lab.name, instance)
+
+
+def refuse_if_up(engine: Engine, lab: str, instance: str) -> None:
+    if engine.status(lab, instance) or engine.runtime.networks(lab, instance):
+        raise LabBusy(lab, instance)
+
+
+@contextlib.contextmanager
+def removed_on_interrupt(engine: Engine,
+                         also: Iterable[tuple[str | None, str]] = ()) -> Iterator[None]:
+    """On Ctrl-C (or SIGTERM), remove what this engine brought up, and `also` these
+    (lab, instance) pairs (lab None: every lab of the instance); then re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with shielded():
+            for lab, instance in [*engine.created, *also]:
+                engine.down(lab, instance)
+        raise

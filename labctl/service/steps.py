@@ -1,0 +1,78 @@
+"""Run a lab's steps: commands on nodes, in order, with their expectations.
+
+A step's output (stdout then stderr) is kept, bounded, for reports; a
+background step's output goes to the node's log (`labctl logs LAB NODE`),
+each line prefixed `[step N]`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from labctl.lab import facts, model
+from labctl.runtime import NodeInfo, Runtime
+
+
+@dataclass
+class StepResult:
+    index: int
+    node: str
+    command: str
+    passed: bool
+    exit_code: int | None = None
+    output: str = ""  # stdout then stderr, the last OUTPUT_LIMIT characters
+    message: str = ""
+    seconds: float = 0.0
+    name: str | None = None  # the author's title for the step
+
+
+OUTPUT_LIMIT = 8000
+# The node's log is PID 1's output (the agent's): a background step writes there.
+_TO_NODE_LOG = 'sh -c "$1" 2>&1 | sed -u "s/^/[step {n}] /" >/proc/1/fd/1'
+
+
+def run_steps(runtime: Runtime, steps: list[model.Step], nodes: dict[str, NodeInfo]
+              ) -> list[StepResult]:
+    """Run steps in order; stop at the first that fails its expectations."""
+    results = []
+    for index, step in enumerate(steps):
+        result = run_step(runtime, index, facts.fill(step, nodes), nodes[step.on].container)
+        results.append(result)
+        if not result.passed:
+            break
+        if step.wait:
+            time.sleep(step.wait)
+    return results
+
+
+def run_step(runtime: Runtime, index: int, step: model.Step, container: str
+             ) -> StepResult:
+    began = time.perf_counter()
+    result = StepResult(index, step.on, step.run, True, name=step.name)
+    if step.background:
+        runtime.start_background(container, ["/bin/sh", "-c",
+                                             _TO_NODE_LOG.format(n=index + 1), "sh", step.run])
+        result.seconds = time.perf_counter() - began
+        return result
+    code, out, err = runtime.run(container, ["timeout", str(step.timeout), "/bin/sh", "-c",
+                                             step.run])
+    result.exit_code = code
+    text = (out + err).decode("utf-8", "replace")
+    result.output = text[-OUTPUT_LIMIT:]
+    result.seconds = time.perf_counter() - began
+    if code == 124:
+        result.passed = False
+        result.message = f"timed out after {step.timeout:g}s"
+    elif step.exit_code is not None and code != step.exit_code:
+        result.passed = False
+        result.message = f"exited with {code}, expected {step.exit_code}"
+    elif step.stdout_contains is not None and step.stdout_contains not in text:
+        result.passed = False
+        result.message = f"output does not contain {step.stdout_contains!r}"
+    elif step.stdout_matches is not None and not re.search(step.stdout_matches,
+                                                           text, re.M):
+        result.passed = False
+        result.message = f"output does not match /{step.stdout_matches}/"
+    return result
