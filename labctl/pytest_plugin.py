@@ -45,7 +45,7 @@ def pytest_addoption(parser) -> None:
 
 def pytest_configure(config) -> None:
     from labctl.errors import InvalidInput
-    from labctl.runtime import naming
+    from labctl.lab import naming
 
     given = config.getoption("labctl_instance") or os.environ.get("LABCTL_INSTANCE")
     try:
@@ -207,8 +207,7 @@ def pytest_generate_tests(metafunc) -> None:
     lab_file = _owning_lab(Path(str(metafunc.definition.path)))
     if lab_file is None:
         return
-    from labctl.lab import loader
-    from labctl.runtime import naming
+    from labctl.lab import loader, naming
 
     lab = loader.load(lab_file)
     wanted = [n for n in metafunc.fixturenames if n in lab.nodes]

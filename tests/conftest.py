@@ -126,7 +126,7 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     if _API is None:
         return
-    from labctl.runtime import naming
+    from labctl.lab import naming
 
     leaked = []
     for c in _API.containers(all=True, filters={"label": naming.LAB}):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from labctl.cli import entry as launch
+from labctl.cli import exit_path
 from labctl.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, InvalidInput, LabInvalid
 
 app = typer.Typer(
@@ -38,7 +38,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 # What the app callback learns about this run (labctl.cli.entry keeps it, for the error report).
-_run = launch.state
+_run = exit_path.state
 
 
 def _show_version(value: bool) -> None:
@@ -250,7 +250,7 @@ def _stream_capture(chunks, target: str) -> int:
             out.write(chunk)
             out.flush()
     except BrokenPipeError:
-        launch.quiet_broken_pipe()
+        exit_path.quiet_broken_pipe()
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -310,7 +310,7 @@ def trace(lab: Annotated[str | None, typer.Argument(metavar="LAB",
     try:
         code = trace_run.run(source, options)
     except BrokenPipeError:
-        launch.quiet_broken_pipe()
+        exit_path.quiet_broken_pipe()
         code = 0
     raise typer.Exit(code)
 
@@ -349,7 +349,7 @@ def _trace_follow(lab: str | None, node: str | None, port: int | None,
 
 
 def _default_instance() -> str:
-    from labctl.runtime import naming
+    from labctl.lab import naming
     return naming.default_instance()
 
 
@@ -398,7 +398,7 @@ def verify(paths: Annotated[list[Path] | None, typer.Argument(metavar="PATHS",
     An invalid lab is reported as a failed lab with its file:line problems;
     the others run."""
     from labctl import console, output
-    from labctl.runtime import naming
+    from labctl.lab import naming
     from labctl.service import sequence as runner
     from labctl.service.lab_run import removed_on_interrupt
     from labctl.service.report import Report
@@ -451,7 +451,7 @@ def gc(all_instances: Annotated[bool, typer.Option(
        instance: InstanceOpt = None) -> None:
     """Remove labctl's stopped containers and empty networks (found by labels only)."""
     from labctl import console
-    from labctl.runtime import naming
+    from labctl.lab import naming
     inst = None if all_instances else (naming.check_instance(instance) if instance
                                        else naming.default_instance())
     containers, networks = _engine().gc(inst)
@@ -527,7 +527,7 @@ def _through_typer() -> int | None:
 
 
 def main() -> None:
-    launch.run(_through_typer)
+    exit_path.run(_through_typer)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def serve(
                           "systemctl enable --now labctl")
         return
 
-    from labctl.classroom.server import app as app_mod
+    from labctl.classroom import app as app_mod
     from labctl.classroom.server import transport
     from labctl.classroom.server.config import ServerConfig
 

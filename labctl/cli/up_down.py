@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labctl.cli.entry import state
+from labctl.cli.exit_path import state
 from labctl.errors import InvalidInput
 
 

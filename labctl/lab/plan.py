@@ -11,9 +11,9 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
+from labctl.lab import naming
 from labctl.lab.blueprint import Blueprint, NodeBlueprint
 from labctl.lab.probe_ports import RESERVED_SYSCTL
-from labctl.runtime import naming
 
 CAPTURE_DIR = "/captures"
 

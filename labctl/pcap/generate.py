@@ -13,7 +13,7 @@ import socket
 
 import dpkt
 
-from labctl.trace.analysis import ACK, FIN, PSH, RST, SYN
+from labctl.pcap.decode import ACK, FIN, PSH, RST, SYN
 
 
 def _mac(text: str) -> bytes:

@@ -31,8 +31,9 @@ from labctl.errors import (
     SubnetTaken,
 )
 from labctl.interrupts import shielded
+from labctl.lab import naming
 from labctl.runtime import host_guard as isolation
-from labctl.runtime import images, naming, subnets
+from labctl.runtime import images, subnets
 from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress, follow_by_tail
 

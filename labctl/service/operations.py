@@ -10,13 +10,12 @@ from pathlib import Path
 from labctl import paths
 from labctl.errors import InvalidInput, LabctlError
 from labctl.lab import loader, model
-from labctl.output.json import to_data
 from labctl.runtime import NodeInfo, Runtime
 from labctl.service import captures as capture
 from labctl.service import sequence as runner
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session
-from labctl.service.report import LabReport, Report
+from labctl.service.report import LabReport, Report, to_data
 
 LAB_FILE = loader.LAB_FILE
 

@@ -6,7 +6,7 @@ Commands return a Report (data); labctl/output renders it as text, JSON
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -97,3 +97,18 @@ def from_data(data: dict) -> Report:
             problems=list(lab.get("problems", [])), broken=lab.get("broken"),
             **({"started": lab["started"]} if lab.get("started") else {})))
     return Report(data["command"], labs)
+
+
+def to_data(report: Report) -> dict:
+    """The report as plain data: what `--json` prints and the server's API sends."""
+    return {"schema": SCHEMA, "command": report.command, "passed": report.passed,
+            "labs": [_lab_data(lab) for lab in report.labs]}
+
+
+def _lab_data(lab: LabReport) -> dict:
+    data = {f.name: getattr(lab, f.name) for f in fields(lab)}
+    data["passed"] = lab.passed
+    data["nodes"] = [asdict(n) for n in lab.nodes]
+    data["steps"] = [asdict(s) for s in lab.steps]
+    data["checks"] = [asdict(c) for c in lab.checks]
+    return data

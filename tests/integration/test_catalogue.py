@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.runtime import naming
+from labctl.lab import naming
 from labctl.service.sequence import verify
 from tests.conftest import ROOT, run_labctl
 

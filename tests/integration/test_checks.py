@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from labctl.checks.run import LabState, run_checks
-from labctl.lab import loader
-from labctl.runtime import naming
+from labctl.lab import loader, naming
 from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 from tests.conftest import ROOT, run_labctl

@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from labctl.errors import RuntimeFailure
-from labctl.lab import loader
-from labctl.runtime import naming
+from labctl.lab import loader, naming
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

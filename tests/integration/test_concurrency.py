@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from labctl.runtime import naming
+from labctl.lab import naming
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import loader
+from labctl.lab import loader, naming
 from labctl.runtime import host_guard as isolation
-from labctl.runtime import naming
 from tests.conftest import ROOT, SESSION_PREFIX
 
 pytestmark = pytest.mark.docker

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from labctl.runtime import naming
+from labctl.lab import naming
 from tests.conftest import run_labctl
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from labctl.classroom.server import instances
-from labctl.runtime import naming
+from labctl.lab import naming
 from tests.conftest import SESSION_PREFIX
 from tests.integration import server_harness
 

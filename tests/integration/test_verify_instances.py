@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import xmlschema
 
-from labctl.runtime import naming
+from labctl.lab import naming
 from tests.conftest import ROOT, run_labctl
 
 pytestmark = pytest.mark.docker

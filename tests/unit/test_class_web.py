@@ -9,8 +9,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from labctl.classroom.app import create_app
 from labctl.classroom.server import class_state, instances
-from labctl.classroom.server.app import create_app
 from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.server.tokens import TokenStore
 from labctl.classroom.web import sessions as session

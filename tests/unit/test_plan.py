@@ -60,8 +60,8 @@ def test_limits_and_service_commands():
 
 
 def test_every_lab_bridge_is_named_for_the_host_guard():
+    from labctl.lab import naming
     from labctl.runtime import host_guard as isolation
-    from labctl.runtime import naming
     name = naming.network_name("demo", "alice", "lan")
     bridge = isolation.bridge_name(name)
     assert bridge.startswith("lc-") and len(bridge) <= 15

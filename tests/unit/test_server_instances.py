@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from labctl.classroom.server import instances
-from labctl.runtime import naming
+from labctl.lab import naming
 
 SPELLINGS = ["john.doe", "john_doe", "John Doe", "JOHN-DOE", "john-doe", "john--doe",
              "johndoe", "john.doe2", "john-doe-2", "jöhn.doe", "", "-", "x" * 40, "x" * 41,

@@ -16,14 +16,8 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
-from labctl.errors import EXIT_INVALID, EXIT_RUNTIME, InvalidInput, LabctlError
-
-
-class ServerError(LabctlError):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.exit_code = EXIT_RUNTIME if status >= 500 else EXIT_INVALID
+from labctl.classroom.client.errors import ServerError
+from labctl.errors import InvalidInput
 
 
 def _seg(value: str) -> str:

@@ -18,7 +18,7 @@ class ClassClient(Client):
         if parsed.scheme != "http":
             super().__init__(url, token=token, verify=verify, timeout=timeout)
             return
-        from labctl.classroom.server.transport import LOOPBACK
+        from labctl.classroom.server.config import LOOPBACK
         if parsed.hostname not in LOOPBACK:
             raise LabctlError(f"server URL {url!r}: plain http only to a loopback address")
         headers = {"authorization": f"Bearer {token}"} if token else {}

@@ -20,7 +20,7 @@ from websockets.sync.client import connect as ws_connect
 
 
 def connect(url: str, path: str, token: str | None, verify) -> WsSession:
-    from labctl.classroom.client.api import ServerError
+    from labctl.classroom.client.errors import ServerError
     parsed = urlparse(url)
     try:
         if parsed.scheme == "unix":
@@ -92,6 +92,6 @@ class WsSession:
     @property
     def exit_code(self) -> int:
         if self.error is not None:
-            from labctl.classroom.client.api import ServerError
+            from labctl.classroom.client.errors import ServerError
             raise ServerError(400, self.error)
         return 255 if self._exit is None else self._exit

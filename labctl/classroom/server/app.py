@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -37,7 +38,9 @@ class ServerState:
     ups: UpQueue
 
 
-def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
+def create_app(config: ServerConfig, ops: Operations | None = None,
+               pages: Callable[[FastAPI], None] | None = None) -> FastAPI:
+    """The API; `pages` adds the web pages (labctl.classroom.app puts both together)."""
     audit = AuditLog(config.audit_file)
     app = FastAPI(title="labctl classroom server", version="1",
                   description="Students' labs without Docker access. Over the Unix socket the "
@@ -51,7 +54,9 @@ def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     app.include_router(streams.router)
-    class_routes.install(app)  # the instructor's view and the web pages
+    class_routes.install(app)  # the instructor's view
+    if pages is not None:
+        pages(app)  # the web pages (classroom/web), inside the audit
     app.add_middleware(Audit, log=audit)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     return app
@@ -156,6 +161,18 @@ async def _check_quota(target: Allowed, key: tuple[str, str]) -> None:
         names = ", ".join(f"{lab} ({inst})" for lab, inst in sorted(mine))
         raise Refused(429, f"you have {len(mine)} labs up (limit {limit}): {names}; "
                            "bring one down first")
+
+
+@router.post("/labs/{lab}/test", response_model=schemas.Report, response_model_by_alias=True)
+async def test(target: Target, keep: bool = False) -> dict:
+    """Up, steps, checks, then down (unless keep): the lab as CI sees it."""
+    lab = await _load(target)
+    _check_size(target.caller, lab)
+    key = (lab.name, target.instance)
+    if not target.identity.instructor:  # a test starts a lab too (and keep=true keeps it)
+        await _check_quota(target, key)
+    return await target.server.ups.up(
+        key, lambda: target.server.ops.test(lab, target.instance, keep))
 
 
 @router.post("/labs/{lab}/down", response_model=schemas.DownResult)

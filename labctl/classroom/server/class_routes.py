@@ -93,12 +93,8 @@ class Progress(Strict):
 
 def install(app: FastAPI) -> None:
     """Everything the instructor's view adds to the server (one line in app.py)."""
-    from labctl.classroom.web import pages
-    from labctl.classroom.web import sessions as session
     app.state.board = class_state.Board()
     app.include_router(router)
-    app.include_router(pages.router)
-    app.add_middleware(session.CookieLogin)
 
 
 def board(caller: Caller) -> class_state.Board:

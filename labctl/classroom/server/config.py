@@ -39,3 +39,5 @@ class ServerConfig:
     @property
     def user_labs_dir(self) -> Path:
         return self.state_dir / "user-labs"
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")  # plain HTTP only to these

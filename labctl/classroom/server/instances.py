@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from labctl.runtime import naming
+from labctl.lab import naming
 
 MAX_COPIES = 99
 _HASH_LEN = 8

@@ -107,16 +107,6 @@ def _quietly(close) -> None:
         close()
 
 
-@router.post("/labs/{lab}/test", response_model=schemas.Report, response_model_by_alias=True)
-async def test(target: Target, keep: bool = False) -> dict:
-    """Up, steps, checks, then down (unless keep): the lab as CI sees it."""
-    from labctl.classroom.server.app import _check_size, _load
-    lab = await _load(target)
-    _check_size(target.caller, lab)
-    key = (lab.name, target.instance)
-    return await target.server.ups.up(
-        key, lambda: target.server.ops.test(lab, target.instance, keep))
-
 
 @router.websocket("/labs/{lab}/nodes/{node}/shell")
 async def shell(websocket: WebSocket, target: Target, node: NodePath) -> None:

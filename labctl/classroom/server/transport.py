@@ -24,7 +24,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from labctl.classroom.server.access import PEER_KEY
-from labctl.classroom.server.config import ServerConfig
+from labctl.classroom.server.config import LOOPBACK, ServerConfig
 from labctl.classroom.server.identity import peer_credentials
 from labctl.errors import InvalidInput
 
@@ -96,7 +96,6 @@ def unix_socket(path: Path, group: str | None) -> socket.socket:
     return sock
 
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def check_tls(cert: Path | None, key: Path | None, host: str | None = None) -> None:

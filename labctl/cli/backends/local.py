@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labctl.runtime import naming
+from labctl.lab import naming
 
 if TYPE_CHECKING:
     from labctl.cli.backends.base import Progress

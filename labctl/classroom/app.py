@@ -1,0 +1,20 @@
+"""The classroom server as one web application: the API (classroom/server) and the web
+pages (classroom/web) on one FastAPI app, as `labctl serve` runs it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from labctl.classroom.server.app import create_app as create_api
+from labctl.classroom.server.config import ServerConfig
+from labctl.classroom.web import pages, sessions
+from labctl.service.operations import Operations
+
+
+def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
+    return create_api(config, ops, pages=_install_pages)
+
+
+def _install_pages(app: FastAPI) -> None:
+    app.include_router(pages.router)
+    app.add_middleware(sessions.CookieLogin)
