@@ -75,11 +75,10 @@ def _item_name(word: str, index: int, text: str) -> str:
     return f"{word} {index + 1}: {text if len(text) <= 80 else text[:79] + '…'}"
 
 
-def _engine():
-    from labctl.runtime import connect
-    from labctl.service.engine import Engine
+def _service():
+    from labctl.service import lab_service
 
-    return Engine(connect())
+    return lab_service.connect()
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -116,14 +115,12 @@ class LabFile(pytest.File):
 
     def setup(self) -> None:
         from labctl.checks.run import LabState
-        from labctl.service.lab_run import lab_session
 
         if not hasattr(self, "lab"):
             return  # invalid: its one item reports the problems
         self._stack = contextlib.ExitStack()
-        self.session = self._stack.enter_context(lab_session(
-            _engine(), self.lab, _instance(self.path),
-            owned="LABCTL_RUNNING_INSTANCE" not in os.environ))
+        self.session = self._stack.enter_context(_service().session(
+            self.lab, _instance(self.path), owned="LABCTL_RUNNING_INSTANCE" not in os.environ))
         self.step_results = self.session.steps()
         # captures and listings read once, before any active check sends anything
         self.state = LabState(self.session.engine.runtime, self.session.nodes)
@@ -232,8 +229,7 @@ def _labctl_lab_for_tests(request):
         yield
         return
     from labctl.lab import loader
-    from labctl.service.lab_run import lab_session
 
-    with lab_session(_engine(), loader.load(lab_file), _instance(lab_file, "t")) as session:
+    with _service().session(loader.load(lab_file), _instance(lab_file, "t")) as session:
         session.steps()
         yield

@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from labctl.classroom.server.app import create_app as create_api
 from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.web import pages, sessions
-from labctl.service.operations import Operations
+from labctl.service.lab_service import LabService
 
 
-def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
+def create_app(config: ServerConfig, ops: LabService | None = None) -> FastAPI:
     return create_api(config, ops, pages=_install_pages)
 
 

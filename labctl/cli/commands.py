@@ -70,7 +70,7 @@ def _global_options(
 
 
 def _lab_name(lab: str) -> str:
-    from labctl.cli.backends.local import lab_name
+    from labctl.lab.blueprint import lab_name
     return lab_name(lab)
 
 
@@ -78,12 +78,6 @@ def _backend():
     """Where commands go: the local engine or a classroom server (labctl/backend)."""
     from labctl.cli import up_down as lifecycle
     return lifecycle.backend()
-
-
-def _engine(progress=None):
-    from labctl import runtime
-    from labctl.service import engine
-    return engine.Engine(runtime.connect(), progress or (lambda _m: None))
 
 
 @app.command()
@@ -350,7 +344,7 @@ def _trace_follow(lab: str | None, node: str | None, port: int | None,
 
 def _default_instance() -> str:
     from labctl.lab import naming
-    return naming.default_instance()
+    return naming.instance_or_default(None)
 
 
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.",
@@ -399,17 +393,16 @@ def verify(paths: Annotated[list[Path] | None, typer.Argument(metavar="PATHS",
     the others run."""
     from labctl import console, output
     from labctl.lab import naming
-    from labctl.service import sequence as runner
+    from labctl.service import lab_service
     from labctl.service.lab_run import removed_on_interrupt
     from labctl.service.report import Report
     labs = _lab_paths(paths or [Path("labs")])
     prefix = naming.check_instance(instance) if instance else f"verify{os.getpid()}"
-    engine = _engine()
+    service = lab_service.connect()
     started = [(None, f"{prefix}-{i}") for i in range(len(labs))]
-    with (removed_on_interrupt(engine, started),
+    with (removed_on_interrupt(service.engine(), started),
           console.progress(f"Verifying {len(labs)} labs") as progress):
-        engine.progress = progress
-        report = Report("verify", runner.verify(engine, labs, prefix, workers, progress))
+        report = Report("verify", service.verify(labs, prefix, workers, progress))
     output.emit(report, json_out, junit)
     raise typer.Exit(report.exit_code)
 
@@ -452,9 +445,9 @@ def gc(all_instances: Annotated[bool, typer.Option(
     """Remove labctl's stopped containers and empty networks (found by labels only)."""
     from labctl import console
     from labctl.lab import naming
-    inst = None if all_instances else (naming.check_instance(instance) if instance
-                                       else naming.default_instance())
-    containers, networks = _engine().gc(inst)
+    from labctl.service import lab_service
+    inst = None if all_instances else naming.instance_or_default(instance)
+    containers, networks = lab_service.connect().gc(inst)
     console.err.print(f"removed {containers} stopped containers, {networks} unused networks")
 
 

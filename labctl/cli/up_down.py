@@ -28,7 +28,7 @@ def up(lab: str, instance: str | None, json_out: bool = False) -> None:
 def down(lab: str | None, instance: str | None, all_labs: bool = False,
          all_instances: bool = False) -> None:
     from labctl import console
-    from labctl.cli.backends.local import lab_name
+    from labctl.lab.blueprint import lab_name
     if lab is None and not all_labs:
         raise InvalidInput("name a LAB, or pass --all")
     containers, networks = backend().down(lab, instance, all_instances)

@@ -89,6 +89,12 @@ def of(lab) -> Blueprint:
                      tuple(nodes))
 
 
+def lab_name(lab: str) -> str:
+    """The lab's name for a LAB argument. A name is itself (commands that need only
+    labels work with the YAML gone); a path is read, from the cache when unchanged."""
+    return load(lab).name if Path(lab).exists() else lab
+
+
 def load(lab: str | Path) -> Blueprint:
     """The blueprint of a lab argument (name or path), validated once per content."""
     from labctl.lab.files import resolve

@@ -34,6 +34,11 @@ def default_instance() -> str:
     return cleaned or f"uid{os.getuid()}"
 
 
+def instance_or_default(name: str | None) -> str:
+    """The instance a command acts on: the one named (checked), else the default."""
+    return check_instance(name) if name else default_instance()
+
+
 def check_instance(name: str) -> str:
     if not _INSTANCE_PATTERN.match(name):
         raise InvalidInput(

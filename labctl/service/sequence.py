@@ -19,45 +19,16 @@ from labctl.lab import loader, model
 from labctl.lab.check_kinds.registry import CheckResult
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session
-from labctl.service.report import LabReport, Report, by_lab
+from labctl.service.report import LabReport
 
 Progress = Callable[[str], None]
 
 
-def running_nodes(engine: Engine, lab: model.Lab, instance: str,
-                  infos: list | None = None) -> dict:
-    """The lab's nodes by name, all running (`infos`: a listing already in hand)."""
-    return engine.running_nodes(lab.name, lab.nodes, instance, infos)
-
-
-def check_running(engine: Engine, lab: model.Lab, instance: str) -> list[CheckResult]:
-    from labctl.checks.run import LabState, run_checks
-    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
-    return run_checks(state, lab.checks)
-
-
-def up(engine: Engine, lab: model.Lab, instance: str) -> Report:
-    return Report("up", [LabReport(lab.name, instance, nodes=engine.up(lab, instance))])
-
-
-def status(engine: Engine, lab: str | None, instance: str | None) -> Report:
-    return by_lab("status", engine.status(lab, instance), engine.runtime.networks(lab, instance))
-
-
-def check(engine: Engine, lab: model.Lab, instance: str, path: str | None = None) -> Report:
-    """The lab's checks on the running lab (brought up by someone before)."""
-    from labctl.checks.run import LabState, run_checks
-    nodes = running_nodes(engine, lab, instance)
-    checks = run_checks(LabState(engine.runtime, nodes), lab.checks)
-    return Report("check", [LabReport(lab.name, instance, path, nodes=list(nodes.values()),
-                                      checks=checks)])
-
-
-def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
-             progress: Progress = lambda _m: None) -> LabReport:
-    """Up, steps, checks, the lab's own pytest files, then down (unless keep)."""
-    lab = loader.load(lab_path)
-    report = LabReport(lab.name, instance, str(lab_path))
+def test_lab(engine: Engine, lab: model.Lab, instance: str, keep: bool = False,
+             progress: Progress = lambda _m: None, lab_path: Path | None = None) -> LabReport:
+    """Up, steps, checks, the lab's own pytest files (beside `lab_path`, when given), then
+    down (unless keep)."""
+    report = LabReport(lab.name, instance, str(lab_path) if lab_path else lab.name)
     clock = time.perf_counter()
 
     def phase_done(name: str) -> None:
@@ -75,8 +46,8 @@ def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
             phase_done("steps")
             report.checks = session.checks()
             phase_done("checks")
-            tests_dir = lab_path.parent / "tests" if lab_path.is_file() else lab_path / "tests"
-            if list(tests_dir.glob("test_*.py")):
+            tests_dir = _tests_dir(lab_path)
+            if tests_dir is not None:
                 report.checks.append(run_instructor_tests(tests_dir, instance,
                                                           len(report.checks)))
                 phase_done("tests")
@@ -87,6 +58,14 @@ def test_lab(engine: Engine, lab_path: Path, instance: str, keep: bool = False,
     if not keep:
         phase_done("down")
     return report
+
+
+def _tests_dir(lab_path: Path | None) -> Path | None:
+    """The lab's own pytest files: a tests/ folder beside its lab.yaml."""
+    if lab_path is None:
+        return None
+    tests_dir = lab_path.parent / "tests" if lab_path.is_file() else lab_path / "tests"
+    return tests_dir if list(tests_dir.glob("test_*.py")) else None
 
 
 def run_instructor_tests(tests_dir: Path, instance: str, index: int) -> CheckResult:
@@ -112,7 +91,8 @@ def verify(engine: Engine, lab_paths: list[Path], instance_prefix: str, workers:
         index, path = item
         name = path.parent.name if path.is_file() else path.name
         try:
-            return test_lab(engine, path, f"{instance_prefix}-{index}", progress=progress)
+            return test_lab(engine, loader.load(path), f"{instance_prefix}-{index}",
+                            progress=progress, lab_path=path)
         except LabInvalid as exc:
             problems = [str(p) for p in exc.problems]
             return LabReport(name, f"{instance_prefix}-{index}", str(path),

@@ -8,7 +8,6 @@ import pytest
 
 from labctl.checks.run import LabState, run_checks
 from labctl.lab import loader, naming
-from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 from tests.conftest import ROOT, run_labctl
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.docker
 def state_after_steps(engine, lab_up, instance, name):
     lab = loader.load(name, ROOT)
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     steps = run_steps(engine.runtime, lab.steps, nodes)
     assert all(s.passed for s in steps), steps
     return lab, LabState(engine.runtime, nodes)
@@ -45,7 +44,7 @@ def test_catalogue_labs_pass(engine, lab_up, instance, lab_name):
 def test_packet_checks_fail_when_no_traffic_happened(engine, lab_up, instance):
     lab = loader.load("udp-lab", ROOT)
     lab_up(lab)  # no steps: the client never sent anything
-    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
+    state = LabState(engine.runtime, engine.running_nodes(lab.name, lab.nodes, instance))
     results = {r.kind: r for r in run_checks(state, lab.checks)}
     assert not results["no_handshake"].passed
     assert "no UDP datagram from client to server:50000" in results["no_handshake"].message
@@ -59,7 +58,7 @@ def test_checks_explain_a_wrong_port(engine, lab_up, instance, tmp_path):
                                                 "{node: server, port: 8080, proto: tcp}"))
     lab = loader.load(tmp_path)
     lab_up(lab)
-    state = LabState(engine.runtime, running_nodes(engine, lab, instance))
+    state = LabState(engine.runtime, engine.running_nodes(lab.name, lab.nodes, instance))
     failed = [r for r in run_checks(state, lab.checks) if not r.passed]
     assert [r.kind for r in failed] == ["listening", "handshake", "teardown", "mss"]
     listening = failed[0]

@@ -4,7 +4,6 @@ import pytest
 
 from labctl.checks.run import LabState, run_checks
 from labctl.lab import loader
-from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 from tests.conftest import ROOT
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.docker
 def test_server_ip_in_a_step_and_the_http_check(engine, lab_up, instance):
     lab = loader.load("ports-lab", ROOT)
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     steps = run_steps(engine.runtime, lab.steps, nodes)
     assert [s.message for s in steps if not s.passed] == []
     assert f"http://{nodes['server'].ip}:6789/" in steps[1].command

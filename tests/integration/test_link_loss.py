@@ -5,7 +5,6 @@ import pytest
 
 from labctl.lab import loader
 from labctl.runtime import link_loss as linkloss
-from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 from labctl.trace.analysis import analyse
 from tests.conftest import ROOT
@@ -22,7 +21,7 @@ def datagrams(engine, info) -> int:
 def test_the_servers_capture_misses_what_the_link_lost(engine, lab_up, instance):
     lab = loader.load("loss-lab", ROOT)
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     code, out, _ = engine.runtime.run(nodes["server"].container, ["iptables", "-S", "INPUT"])
     assert code == 0 and b"DROP" not in out  # the drop is on the host, not in the node
     steps = run_steps(engine.runtime, lab.steps, nodes)

@@ -12,7 +12,6 @@ import pytest
 from labctl.checks.run import LabState, run_checks
 from labctl.lab import loader
 from labctl.lab.check_kinds import KINDS
-from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 from tests.conftest import ROOT
 
@@ -55,7 +54,7 @@ def test_checks_judge_only_the_students_traffic(engine, lab_up, instance, tmp_pa
     wire_kinds = {k for k, kind in KINDS.items() if kind.reads_captures}
     assert {c.kind for c in lab.checks} >= wire_kinds
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     for _ in range(3):
         results = run_checks(LabState(engine.runtime, nodes), lab.checks)
         assert [r.title for r in results if r.kind in wire_kinds and r.passed] == []
@@ -69,7 +68,7 @@ def test_checks_judge_only_the_students_traffic(engine, lab_up, instance, tmp_pa
 def test_every_node_reserves_the_probe_range(engine, lab_up, instance):
     lab = loader.load("echo-lab", ROOT)
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     for info in nodes.values():
         code, out, _ = engine.runtime.run(
             info.container, ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"])

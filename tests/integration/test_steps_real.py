@@ -5,7 +5,6 @@ import time
 import pytest
 
 from labctl.lab import loader
-from labctl.service.sequence import running_nodes
 from labctl.service.steps import run_steps
 
 pytestmark = pytest.mark.docker
@@ -33,7 +32,7 @@ def test_background_output_reaches_labctl_logs_and_failures_show_output(
     (tmp_path / "lab.yaml").write_text(LAB)
     lab = loader.load(tmp_path)
     lab_up(lab)
-    nodes = running_nodes(engine, lab, instance)
+    nodes = engine.running_nodes(lab.name, lab.nodes, instance)
     results = run_steps(engine.runtime, lab.steps, nodes)
     assert [r.passed for r in results] == [True, True, False]
     assert results[1].name == "the regex sees the address"

@@ -14,7 +14,7 @@ from fakelab import up
 
 from labctl.runtime.fake import FakeRuntime
 from labctl.service import locks as claims
-from labctl.service import sequence as runner
+from labctl.service.lab_service import LabService
 
 LAB = """
 name: demo
@@ -84,7 +84,7 @@ def test_the_lock_directory_is_shared_between_users():
 
 def _status(engine):
     return {(lab.lab, lab.instance): lab.broken
-            for lab in runner.status(engine, None, None).labs}
+            for lab in LabService(engine.runtime).status(None, None).labs}
 
 
 def test_status_marks_half_made_labs_and_up_repairs_them():

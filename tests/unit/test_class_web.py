@@ -15,29 +15,26 @@ from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.server.tokens import TokenStore
 from labctl.classroom.web import sessions as session
 from labctl.errors import RuntimeFailure
-from labctl.service.operations import Operations
+from labctl.runtime import NodeInfo
+from labctl.service.lab_service import LabService
 
 LAB = "handshake-lab"
 
 
 class FakeOps:
-    """Operations without Docker: `running` is {(lab, instance)}; checks all pass."""
+    """The lab service without Docker: `running` is {(lab, instance)}; checks all pass."""
 
-    load_lab = staticmethod(Operations.load_lab)
-    parse_lab = staticmethod(Operations.parse_lab)
+    load_lab = staticmethod(LabService.load_lab)
+    parse_lab = staticmethod(LabService.parse_lab)
 
     def __init__(self):
         self.running: set[tuple[str, str]] = set()
 
-    def status(self, lab, instance):
-        return [{"lab": lb, "instance": i, "node": node, "status": "running",
-                 "ip": "10.0.0.2", "mac": "02:00:00:00:00:02", "services": "",
-                 "capture": "", "addresses": {}, "macs": {}}
+    def nodes(self, lab=None, instance=None):
+        return [NodeInfo(lb, i, node, f"c-{lb}-{i}-{node}", "running", "10.0.0.2",
+                         "02:00:00:00:00:02", "")
                 for lb, i in sorted(self.running) for node in ("client", "server")
                 if lab in (None, lb) and instance in (None, i)]
-
-    def public_status(self, lab, instance):
-        return self.status(lab, instance)
 
     def running_labs(self):
         return set(self.running)
@@ -48,11 +45,9 @@ class FakeOps:
         if instance == "bug":
             raise KeyError("surprise")
         from labctl.lab.check_kinds.registry import CheckResult
-        from labctl.service.operations import public_report
         from labctl.service.report import LabReport, Report
         checks = [CheckResult(i, c.kind, f"check {i}", True) for i, c in enumerate(lab.checks)]
-        return public_report(Report("check", [LabReport(lab.name, instance, lab.name,
-                                                        checks=checks)]))
+        return Report("check", [LabReport(lab.name, instance, lab.name, checks=checks)])
 
     def down(self, lab, instance):
         self.running.discard((lab, instance))

@@ -5,7 +5,7 @@ import pytest
 
 from labctl.lab.check_kinds.registry import CheckResult
 from labctl.output import junit
-from labctl.service.sequence import LabReport
+from labctl.service.report import LabReport
 from labctl.service.steps import StepResult
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "junit.xsd"

@@ -6,6 +6,7 @@ import pytest
 from fakelab import up
 
 from labctl.errors import LabBusy
+from labctl.lab import loader
 from labctl.service import sequence as runner
 from labctl.service.lab_run import lab_session
 
@@ -22,7 +23,8 @@ def test_a_running_lab_is_refused_and_left_running(tmp_path):
             lab_session(engine, lab, "class"):
         pass
     (tmp_path / "lab.yaml").write_text(LAB)
-    report = runner.test_lab(engine, tmp_path / "lab.yaml", "class")
+    report = runner.test_lab(engine, loader.load(tmp_path / "lab.yaml"), "class",
+                             lab_path=tmp_path / "lab.yaml")
     assert "labctl check busy --instance class" in report.error
     assert [n.status for n in engine.status("busy", "class")] == ["running"]
 
@@ -30,7 +32,8 @@ def test_a_running_lab_is_refused_and_left_running(tmp_path):
 def test_a_fresh_instance_is_brought_up_and_taken_down(tmp_path):
     engine, lab, _ = up(LAB, instance="class")
     (tmp_path / "lab.yaml").write_text(LAB)
-    report = runner.test_lab(engine, tmp_path / "lab.yaml", "ci-1")
+    report = runner.test_lab(engine, loader.load(tmp_path / "lab.yaml"), "ci-1",
+                             lab_path=tmp_path / "lab.yaml")
     assert report.error is None and report.nodes
     assert engine.status("busy", "ci-1") == []
     assert len(engine.status("busy", "class")) == 1

@@ -16,11 +16,13 @@ from labctl.classroom.server.catalogue import Catalogue
 from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.server.journal import UpJournal
 from labctl.classroom.server.middleware import Audit, BodyLimit
+from labctl.classroom.server.public import public_report, refuse_custom_images
 from labctl.classroom.server.tokens import TokenStore
 from labctl.classroom.server.ups import UpQueue
 from labctl.errors import InvalidInput
 from labctl.lab import model
-from labctl.service.operations import Operations, public_report, refuse_custom_images
+from labctl.service import lab_service
+from labctl.service.lab_service import LabService
 from labctl.service.report import by_lab
 
 _PROBLEMS = {code: {"model": schemas.Problem} for code in (400, 401, 403, 404, 409, 413, 422,
@@ -31,14 +33,14 @@ NodePath = Annotated[str, Path(pattern=model.NAME_PATTERN, description="A node o
 @dataclass
 class ServerState:
     config: ServerConfig
-    ops: Operations
+    ops: LabService
     catalogue: Catalogue
     tokens: TokenStore
     audit: AuditLog
     ups: UpQueue
 
 
-def create_app(config: ServerConfig, ops: Operations | None = None,
+def create_app(config: ServerConfig, ops: LabService | None = None,
                pages: Callable[[FastAPI], None] | None = None) -> FastAPI:
     """The API; `pages` adds the web pages (labctl.classroom.app puts both together)."""
     audit = AuditLog(config.audit_file)
@@ -47,7 +49,7 @@ def create_app(config: ServerConfig, ops: Operations | None = None,
                               "caller is who the kernel says; over HTTPS, a bearer token.",
                   responses=_PROBLEMS)
     app.state.server = ServerState(
-        config=config, ops=ops or Operations(),
+        config=config, ops=ops or lab_service.connect(),
         catalogue=Catalogue(config.lab_dirs, config.user_labs_dir if config.user_labs else None),
         tokens=TokenStore(config.tokens_file), audit=audit,
         ups=UpQueue(config.concurrent_ups, UpJournal(config.state_dir / "ups")))
@@ -138,7 +140,7 @@ async def up(target: Target) -> dict:
     key = (lab.name, target.instance)
     if not target.identity.instructor:
         await _check_quota(target, key)
-    return await server.ups.up(key, lambda: server.ops.up(lab, target.instance))
+    return await server.ups.up(key, lambda: public_report(server.ops.up(lab, target.instance)))
 
 
 @router.get("/labs/{lab}/up", response_model=schemas.UpProgress, name="up-progress")
@@ -172,7 +174,7 @@ async def test(target: Target, keep: bool = False) -> dict:
     if not target.identity.instructor:  # a test starts a lab too (and keep=true keeps it)
         await _check_quota(target, key)
     return await target.server.ups.up(
-        key, lambda: target.server.ops.test(lab, target.instance, keep))
+        key, lambda: public_report(target.server.ops.test(lab, target.instance, keep)))
 
 
 @router.post("/labs/{lab}/down", response_model=schemas.DownResult)
@@ -192,7 +194,7 @@ async def status(caller: Access, instance: InstanceParam = None,
     """Running labs: a student's own instances only; an instructor's, everyone's."""
     caller.note(lab=lab, instance=instance)
     wanted = None if instance is None else caller.instance_for(instance)
-    nodes = await _blocking(caller.server.ops.status, lab, wanted)
+    nodes = await _blocking(caller.server.ops.nodes, lab, wanted)
     seen = [n for n in nodes if caller.may_see(n.instance)]
     return public_report(by_lab("status", seen))
 
@@ -204,7 +206,7 @@ async def exec_(target: Target, node: NodePath, body: schemas.ExecRequest
     """Run a command on a node, without a terminal; its exit code is returned."""
     server = target.server
     target.caller.note(node=node, command=body.command[:20])
-    code, out, err = await _blocking(server.ops.exec, target.lab, target.instance, node,
+    code, out, err = await _blocking(server.ops.run, target.lab, target.instance, node,
                                      body.command, body.timeout, server.config.output_limit)
     target.caller.note(result=f"ok: exit {code}")
     return schemas.ExecResult(exit_code=code, stdout=out.decode("utf-8", "replace"),
@@ -217,7 +219,8 @@ async def logs(target: Target, node: NodePath,
                ) -> schemas.LogsResult:
     """What a node's services printed."""
     target.caller.note(node=node)
-    data = await _blocking(target.server.ops.logs, target.lab, target.instance, node, tail)
+    data = await _blocking(lambda: b"".join(target.server.ops.logs(
+        target.lab, target.instance, node, False, tail)))
     return schemas.LogsResult(lab=target.lab, instance=target.instance, node=node,
                               text=data.decode("utf-8", "replace"))
 
@@ -226,7 +229,7 @@ async def logs(target: Target, node: NodePath,
 async def check(target: Target) -> dict:
     """Run the lab's checks on the running lab."""
     lab = await _load(target)
-    report = await _blocking(target.server.ops.check, lab, target.instance)
+    report = public_report(await _blocking(target.server.ops.check, lab, target.instance))
     checks = report["labs"][0]["checks"]
     target.caller.note(result=f"ok: {sum(c['passed'] for c in checks)}/{len(checks)} passed")
     return report

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from labctl import paths
 from labctl.errors import InvalidInput, LabNotFound
 from labctl.lab import model
-from labctl.service.operations import LAB_FILE, bundled_lab_dirs
+from labctl.lab.files import LAB_FILE
 
 LAB_NAME = model.NAME_PATTERN
 MAX_USER_LABS = 20  # lab files one user may keep on the server
@@ -64,3 +65,9 @@ def check_lab_name(name: str) -> str:
         raise InvalidInput(f"invalid lab name '{name}': up to 32 lowercase letters, "
                            "digits and '-', starting with a letter")
     return name
+
+
+def bundled_lab_dirs() -> list[Path]:
+    """The labs shipped with labctl (not ./labs: a server offers only what it is given)."""
+    nowhere = Path("/nonexistent")
+    return [d for d in paths.lab_search_dirs(nowhere) if d.parent != nowhere]

@@ -15,6 +15,7 @@ from pydantic import Field
 from labctl.classroom import grades
 from labctl.classroom.server import class_state, instances
 from labctl.classroom.server.access import Access, Caller, LabName, Refused
+from labctl.classroom.server.public import public_nodes, public_report
 from labctl.classroom.server.schemas import Strict
 from labctl.errors import LabctlError, NotRunning
 
@@ -105,7 +106,7 @@ async def roster(caller: Caller, wanted: list[str] | None = None
                  ) -> tuple[dict[str, str], list[dict], class_state.Activity]:
     """(student -> base instance, running nodes, activity), for `wanted` or everyone."""
     server = caller.server
-    nodes = await asyncio.to_thread(server.ops.public_status, None, None)
+    nodes = public_nodes(await asyncio.to_thread(server.ops.nodes, None, None))
     activity = await asyncio.to_thread(class_state.read_activity, server.config.audit_file)
     if wanted is not None:
         return {u: instances.base_instance(u) for u in wanted}, nodes, activity
@@ -158,7 +159,7 @@ async def grade(caller: Caller, lab_name: str, wanted: list[str] | None) -> grad
             return grades.no_lab(student, instance, lab.name)
         async with slots:
             try:
-                report = await asyncio.to_thread(server.ops.check, lab, instance)
+                report = public_report(await asyncio.to_thread(server.ops.check, lab, instance))
                 results = report["labs"][0]["checks"]
             except NotRunning:
                 return grades.no_lab(student, instance, lab.name)
@@ -209,7 +210,7 @@ async def class_up(caller: Instructor, lab: LabName, body: Students) -> Streamin
     async def one(student: str, instance: str) -> dict:
         try:
             report = await server.ups.up((model.name, instance),
-                                         lambda: server.ops.up(model, instance))
+                                         lambda: public_report(server.ops.up(model, instance)))
             detail, ok = f"{len(report['labs'][0]['nodes'])} nodes up", True
         except Exception as exc:  # noqa: BLE001 - reported on the student's line
             detail, ok = str(exc) or type(exc).__name__, False
@@ -228,7 +229,7 @@ async def class_down(caller: Instructor, lab: LabName, body: Students | None = N
     JSON line per instance as each is removed."""
     server = caller.server
     caller.note(lab=lab)
-    nodes = await asyncio.to_thread(server.ops.public_status, lab, None)
+    nodes = public_nodes(await asyncio.to_thread(server.ops.nodes, lab, None))
     if body is not None and body.students:
         bases = {instances.base_instance(s): s for s in body.students}
         todo = {n["instance"]: bases[instances.owner_base(n["instance"])] for n in nodes

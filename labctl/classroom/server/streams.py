@@ -15,9 +15,9 @@ from fastapi.responses import StreamingResponse
 
 from labctl.classroom.server import schemas
 from labctl.classroom.server.access import Refused, Target
+from labctl.classroom.server.public import public_node
 from labctl.errors import LabctlError
 from labctl.lab import model
-from labctl.service.operations import public_node
 
 router = APIRouter(prefix="/v1")
 NodePath = Annotated[str, Path(pattern=model.NAME_PATTERN, description="A node of the lab.")]
@@ -57,8 +57,8 @@ async def logs_follow(target: Target, node: NodePath,
                       tail: int = Query(1000, ge=1, le=100_000)) -> StreamingResponse:
     """What a node's services print, as they print it (`labctl logs -f`)."""
     target.caller.note(node=node)
-    chunks = await asyncio.to_thread(target.server.ops.follow_logs, target.lab,
-                                     target.instance, node, tail)
+    chunks = await asyncio.to_thread(target.server.ops.logs, target.lab,
+                                     target.instance, node, True, tail)
     return StreamingResponse(_closing(b"", chunks), media_type="application/octet-stream")
 
 

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from labctl.classroom import grades
 from labctl.classroom.server import class_routes, instances
 from labctl.classroom.server.access import Access, Caller, InstanceParam, LabName, Refused, Target
+from labctl.classroom.server.public import public_nodes
 from labctl.classroom.web import sessions as session
 from labctl.errors import LabctlError
 
@@ -114,7 +115,7 @@ async def labs_page(caller: Access, instance: InstanceParam = None, error: str |
     server = caller.server
     owner = instances.owner_base(target)
     labs = await asyncio.to_thread(_labs, caller, owner)
-    nodes = await asyncio.to_thread(server.ops.public_status, None, target)
+    nodes = public_nodes(await asyncio.to_thread(server.ops.nodes, None, target))
     board = class_routes.board(caller)
     shown = []
     running = {n["lab"] for n in nodes}
@@ -161,39 +162,23 @@ async def lab_action(target: Target, action: str) -> Response:
 
 
 async def _step(target, index: str) -> str:
-    from labctl.service import steps
     server = target.server
     lab = await asyncio.to_thread(server.ops.load_lab, server.catalogue.find(
         target.lab, instances.owner_base(target.instance)))
     if not index.isdigit() or int(index) >= len(lab.steps):
         raise Refused(422, f"{lab.name} has no step {index}")
-    step = lab.steps[int(index)]
-    engine = _engine(target.caller)
-    node = await asyncio.to_thread(engine.find_node, lab.name, target.instance, step.on)
-    done = await asyncio.to_thread(steps.run_step, engine.runtime, int(index), step,
-                                   node.container)
+    done = await asyncio.to_thread(server.ops.run_step, lab, target.instance, int(index))
     return "ok" if done.passed else f"error: step {int(index) + 1}: {done.message}"
-
-
-def _engine(caller: Caller):
-    """The engine for what the API does not offer yet (traces, pcaps, steps)."""
-    state = caller.request.app.state
-    if getattr(state, "class_engine", None) is None:
-        from labctl import runtime
-        from labctl.service import engine
-        state.class_engine = engine.Engine(runtime.connect())
-    return state.class_engine
 
 
 @router.get("/labs/{lab}/trace", response_class=HTMLResponse)
 async def trace_page(target: Target) -> HTMLResponse:
     """The lab's trace as the course draws it (trace --html), from the running captures."""
-    from labctl.service import captures as capture
     from labctl.trace import command as trace_run
     from labctl.trace import views as trace
 
     def draw() -> str:
-        files, nodes = capture.collect_all(_engine(target.caller), target.lab, target.instance)
+        files, nodes = target.server.ops.all_captures(target.lab, target.instance)
         source = trace_run.from_lab(files, nodes, target.lab, None)
         return trace.html_page(source.analysis, source.names, source.title)
 
@@ -205,8 +190,7 @@ async def trace_page(target: Target) -> HTMLResponse:
 
 @router.get("/labs/{lab}/pcaps/{node}")
 async def pcap(target: Target, node: str) -> Response:
-    from labctl.service import captures as capture
-    files, _ = await asyncio.to_thread(capture.collect, _engine(target.caller), target.lab,
+    files, _ = await asyncio.to_thread(target.server.ops.captures, target.lab,
                                        target.instance, node)
     name = f"{target.lab}-{target.instance}-{node}.pcap"
     return Response(files[0].data, media_type="application/vnd.tcpdump.pcap",

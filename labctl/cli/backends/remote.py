@@ -12,8 +12,8 @@ from pathlib import Path
 
 from labctl.classroom.client.api import Client
 from labctl.cli.backends.base import Progress
-from labctl.cli.backends.local import lab_name
 from labctl.errors import LabctlError
+from labctl.lab.blueprint import lab_name
 from labctl.runtime import NodeInfo
 from labctl.service.captures import CapturedFile
 from labctl.service.report import Report, from_data
