@@ -20,7 +20,11 @@ from labctl.errors import RuntimeFailure
 if TYPE_CHECKING:
     from labctl.lab.plan import NetworkPlan, NodePlan
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # one line of progress, for whoever shows it
+
+
+def quiet(_: str) -> None:
+    """Progress nobody shows."""
 
 
 @dataclass(frozen=True)

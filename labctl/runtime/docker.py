@@ -36,6 +36,7 @@ from labctl.runtime import host_guard as isolation
 from labctl.runtime import images, subnets
 from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress, follow_by_tail
+from labctl.runtime.base import quiet as _quiet
 
 if TYPE_CHECKING:
     import docker
@@ -436,8 +437,6 @@ _EXEC_FAILED = 126
 _EXEC_KILLED = 128 + 9
 
 
-def _quiet(_: str) -> None:
-    pass
 
 
 # runc reports a command it could not start as the command's output, exit code 126;

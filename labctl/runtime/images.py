@@ -26,12 +26,14 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from labctl.errors import ImageBuildFailed
 from labctl.paths import images_dir, node_code_dir
+from labctl.runtime.base import Progress
+from labctl.runtime.base import quiet as _quiet
 
 BASE_REPO = "labctl/base"
 NODE_REPO = "labctl/node"
@@ -42,11 +44,8 @@ SUITE = "bookworm"
 _DPKG_EXCLUDES = ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*",
                   "/usr/share/info/*"]
 
-Progress = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
-    pass
 
 
 class ImageStore(Protocol):

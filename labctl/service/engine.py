@@ -25,7 +25,8 @@ from labctl.errors import (
     SubnetTaken,
 )
 from labctl.interrupts import shielded
-from labctl.runtime.base import NodeInfo, Runtime
+from labctl.runtime.base import NodeInfo, Progress, Runtime
+from labctl.runtime.base import quiet as _quiet
 
 if TYPE_CHECKING:
     from labctl.lab import model
@@ -34,11 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "shielded"]
 
-Progress = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
-    pass
 
 
 @dataclass

@@ -14,11 +14,11 @@ and the web pages show one shape.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labctl.runtime.base import NodeInfo, Runtime
+from labctl.runtime.base import NodeInfo, Progress, Runtime, quiet
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session, refuse_if_up, removed_on_interrupt
 from labctl.service.report import LabReport, Report, by_lab
@@ -31,11 +31,7 @@ if TYPE_CHECKING:
     from labctl.service.lab_run import LabSession
     from labctl.service.steps import StepResult
 
-Progress = Callable[[str], None]
 
-
-def quiet(_: str) -> None:
-    pass
 
 
 class LabService:

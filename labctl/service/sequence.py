@@ -10,22 +10,20 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from labctl.errors import LabctlError, LabInvalid, NodeStopped
 from labctl.lab import loader, model
 from labctl.lab.check_kinds.registry import CheckResult
+from labctl.runtime.base import Progress, quiet
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session
 from labctl.service.report import LabReport
 
-Progress = Callable[[str], None]
-
 
 def test_lab(engine: Engine, lab: model.Lab, instance: str, keep: bool = False,
-             progress: Progress = lambda _m: None, lab_path: Path | None = None) -> LabReport:
+             progress: Progress = quiet, lab_path: Path | None = None) -> LabReport:
     """Up, steps, checks, the lab's own pytest files (beside `lab_path`, when given), then
     down (unless keep)."""
     report = LabReport(lab.name, instance, str(lab_path) if lab_path else lab.name)
@@ -85,7 +83,7 @@ def run_instructor_tests(tests_dir: Path, instance: str, index: int) -> CheckRes
 
 
 def verify(engine: Engine, lab_paths: list[Path], instance_prefix: str, workers: int,
-           progress: Progress = lambda _m: None) -> list[LabReport]:
+           progress: Progress = quiet) -> list[LabReport]:
     """`test` every lab, several at once; each in its own instance, so nothing collides."""
     def one(item: tuple[int, Path]) -> LabReport:
         index, path = item

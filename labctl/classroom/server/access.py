@@ -26,7 +26,7 @@ class Refused(HTTPException):
 
 @dataclass
 class Caller:
-    identity: identity.Caller
+    identity: identity.Identity
     request: Request
 
     @property
@@ -93,7 +93,7 @@ class Allowed:
         return self.caller.server
 
     @property
-    def identity(self) -> identity.Caller:
+    def identity(self) -> identity.Identity:
         return self.caller.identity
 
 

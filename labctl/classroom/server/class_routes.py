@@ -40,7 +40,7 @@ class Students(Strict):
         "knows (token holders, users in the audit log, owners of running labs).")
 
 
-class LabState(Strict):
+class StudentLab(Strict):
     lab: str
     instance: str
     state: str
@@ -51,7 +51,7 @@ class LabState(Strict):
 class StudentStatus(Strict):
     student: str
     instance: str
-    labs: list[LabState]
+    labs: list[StudentLab]
     last_activity: str | None = None
 
 
@@ -81,7 +81,7 @@ class GradeTable(Strict):
     rows: list[GradeRow]
 
 
-class Progress(Strict):
+class ClassProgress(Strict):
     """One line of the streamed reply of class up / down."""
 
     student: str
@@ -117,7 +117,7 @@ async def roster(caller: Caller, wanted: list[str] | None = None
 
 
 def lab_states(base: str, nodes: list[dict], activity: class_state.Activity
-               ) -> list[LabState]:
+               ) -> list[StudentLab]:
     labs: dict[tuple[str, str], list[dict]] = {}
     for n in nodes:
         if instances.copy_number(base, n["instance"]) is not None:
@@ -125,7 +125,7 @@ def lab_states(base: str, nodes: list[dict], activity: class_state.Activity
     out = []
     for (lab, instance), members in sorted(labs.items()):
         states = {m["status"] for m in members}
-        out.append(LabState(lab=lab, instance=instance,
+        out.append(StudentLab(lab=lab, instance=instance,
                             state="running" if states == {"running"} else "/".join(
                                 sorted(states)),
                             nodes=sorted(m["node"] for m in members),
@@ -183,8 +183,9 @@ async def class_check(caller: Instructor, lab: LabName, body: Students | None = 
     return found.to_data()
 
 
-_STREAM = {200: {"description": "One JSON object (Progress) per line, as each finishes.",
-                 "content": {"application/x-ndjson": {"schema": Progress.model_json_schema()}}}}
+_STREAM = {200: {"description": "One JSON object (ClassProgress) per line, as each finishes.",
+                 "content": {"application/x-ndjson": {
+                     "schema": ClassProgress.model_json_schema()}}}}
 
 
 def _lines(items):

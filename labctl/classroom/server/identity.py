@@ -26,7 +26,7 @@ class PeerCredentials:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Identity:
     user: str
     role: str
     via: str  # "socket" or "token"
@@ -75,13 +75,13 @@ def role_of(user: str, uid: int | None, instructors_group: str) -> str:
     return INSTRUCTOR if wanted in os.getgrouplist(user, entry.pw_gid) else STUDENT
 
 
-def from_peer(peer: PeerCredentials, instructors_group: str) -> Caller:
+def from_peer(peer: PeerCredentials, instructors_group: str) -> Identity:
     name = user_name(peer.uid)
-    return Caller(name, role_of(name, peer.uid, instructors_group), "socket", peer.uid)
+    return Identity(name, role_of(name, peer.uid, instructors_group), "socket", peer.uid)
 
 
-def from_token(user: str, instructors_group: str) -> Caller:
+def from_token(user: str, instructors_group: str) -> Identity:
     uid = None
     with contextlib.suppress(KeyError):
         uid = pwd.getpwnam(user).pw_uid
-    return Caller(user, role_of(user, uid, instructors_group), "token", uid)
+    return Identity(user, role_of(user, uid, instructors_group), "token", uid)

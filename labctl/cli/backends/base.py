@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
+
+from labctl.runtime.base import Progress
 
 if TYPE_CHECKING:  # `down` and `status` must not pay for the model and pcap imports
     from labctl.runtime import ExecStream, NodeInfo, Session
     from labctl.service.captures import CapturedFile
     from labctl.service.report import Report
 
-Progress = Callable[[str], None]
 
 
 class Backend(Protocol):
