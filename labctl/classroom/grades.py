@@ -7,20 +7,12 @@ the CLI and the web pages share one shape.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from labctl.lab.check_kinds.registry import CheckResult
 
 CHECKED, NO_LAB, BROKEN = "checked", "no lab", "error"
 NOT_CHECKED = "not checked"  # running, but no result yet (the live grid)
-
-
-@dataclass
-class Result:
-    index: int
-    title: str
-    passed: bool
-    message: str = ""
-    expected: str = ""
-    seen: str = ""
 
 
 @dataclass
@@ -28,7 +20,7 @@ class Row:
     student: str
     instance: str
     state: str  # CHECKED, NO_LAB, BROKEN or NOT_CHECKED
-    results: list[Result] = field(default_factory=list)
+    results: list[CheckResult] = field(default_factory=list)
     note: str = ""  # why there are no results
 
     @property
@@ -43,7 +35,7 @@ class Row:
     def complete(self) -> bool:
         return self.state == CHECKED and bool(self.results) and self.passed == len(self.results)
 
-    def result(self, index: int) -> Result | None:
+    def result(self, index: int) -> CheckResult | None:
         return next((r for r in self.results if r.index == index), None)
 
 
@@ -77,16 +69,17 @@ class Grades:
     @classmethod
     def from_data(cls, data: dict) -> Grades:
         rows = [Row(r["student"], r["instance"], r["state"],
-                    [Result(**res) for res in r["results"]], r.get("note", ""))
+                    [CheckResult(**res) for res in r["results"]], r.get("note", ""))
                 for r in data["rows"]]
         return cls(data["lab"], list(data["titles"]), rows)
 
 
 def checked(student: str, instance: str, checks: list[dict]) -> Row:
     """A row from a check report's results."""
-    keep = ("index", "title", "passed", "message", "expected", "seen")
+    known = {f.name for f in fields(CheckResult)}
     return Row(student, instance, CHECKED,
-               [Result(**{k: c.get(k, "") for k in keep}) for c in checks])
+               [CheckResult(**{"kind": "", **{k: v for k, v in c.items() if k in known}})
+                for c in checks])
 
 
 def no_lab(student: str, instance: str, lab: str) -> Row:

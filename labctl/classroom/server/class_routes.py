@@ -16,7 +16,7 @@ from labctl.classroom import grades
 from labctl.classroom.server import class_state, instances
 from labctl.classroom.server.access import Access, Caller, LabName, Refused
 from labctl.classroom.server.public import public_nodes, public_report
-from labctl.classroom.server.schemas import Strict
+from labctl.classroom.server.schemas import CheckResult, Strict
 from labctl.errors import LabctlError, NotRunning
 
 CHECKS_AT_ONCE = 4  # students' labs checked in parallel (each check execs into nodes)
@@ -55,20 +55,11 @@ class StudentStatus(Strict):
     last_activity: str | None = None
 
 
-class GradeResult(Strict):
-    index: int
-    title: str
-    passed: bool
-    message: str = ""
-    expected: str = ""
-    seen: str = ""
-
-
 class GradeRow(Strict):
     student: str
     instance: str
     state: str = Field(description="checked, no lab, error (or, in the web grid, not checked)")
-    results: list[GradeResult]
+    results: list[CheckResult]
     note: str = Field("", description="Why there are no results.")
     score: str = Field(description="passed/total, or - without results")
     complete: bool = Field(description="Every check passed.")
