@@ -33,8 +33,11 @@ nodes:
 SCRIPT = "echo out; echo err >&2; exit 3"
 
 
-@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker)])
+@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker),
+                        pytest.param("docker-engine-api", marks=pytest.mark.docker)])
 def runtime(request) -> Runtime:
+    """The fake; Docker through the SDK; Docker through labctl's own Engine API client
+    over the local socket (runtime/engine_api.py, what `labctl up` uses)."""
     if request.param == "fake":
         from labctl.runtime.fake import FakeRuntime
         fake = FakeRuntime()
@@ -42,7 +45,16 @@ def runtime(request) -> Runtime:
         fake.answer(ExecResult(3, b"out\n", b"err\n"), contains=SCRIPT)
         return fake
     from labctl.runtime import DockerRuntime
-    rt = DockerRuntime(request.getfixturevalue("api"))
+    request.getfixturevalue("api")  # an engine answers (or CI fails here)
+    if request.param == "docker-engine-api":
+        from labctl.runtime.docker import _sdk_client
+        from labctl.runtime.engine_api import LeanAPI, unix_socket
+        path = unix_socket(None)
+        if path is None:
+            pytest.skip("the Engine API client speaks to a local Unix socket only")
+        rt = DockerRuntime(LeanAPI(path, _sdk_client))
+    else:
+        rt = DockerRuntime(request.getfixturevalue("api"))
     rt.ensure_image()
     return rt
 
