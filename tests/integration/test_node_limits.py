@@ -10,8 +10,8 @@ import time
 import pytest
 
 from labctl.errors import RuntimeFailure
-from labctl.lab import plan
-from labctl.runtime import DockerRuntime, naming
+from labctl.lab import naming, plan
+from labctl.runtime import DockerRuntime
 from tests.conftest import SESSION_PREFIX, run_labctl
 
 pytestmark = pytest.mark.docker
