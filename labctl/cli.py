@@ -13,6 +13,7 @@ import typer
 
 from labctl import launch
 from labctl.errors import (
+    EXIT_DAMAGED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
@@ -312,9 +313,12 @@ def trace(lab: Annotated[str | None, typer.Argument(metavar="LAB",
                                 json=json_out)
     try:
         code = trace_run.run(source, options)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head`: the reader went away; a damaged capture still says so
         launch.quiet_broken_pipe()
-        code = 0
+        from labctl import console
+        for warning in source.warnings:  # stderr is still there
+            console.err.print(warning, markup=False)
+        code = EXIT_DAMAGED if source.warnings else 0
     raise typer.Exit(code)
 
 
