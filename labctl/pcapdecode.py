@@ -287,10 +287,10 @@ class Decoder:
         v_hl, _, total, ident, off, _, proto, _, src, dst = _IP4.unpack_from(frame, offset)
         header = (v_hl & 0x0F) * 4
         if v_hl >> 4 != 4 or header < 20:
-            raise Malformed(f"bogus IPv4 header (version {v_hl >> 4}, header length "
-                            f"{header}; must be 4 and at least 20)")
+            raise Malformed(f"bogus IPv4 header: version {v_hl >> 4}, header length "
+                            f"{header}; must be 4 and at least 20")
         if total and total < header:
-            raise Malformed(f"bogus IPv4 total length {total} (under the header's {header})")
+            raise Malformed(f"bogus IPv4 total length {total}, under its header's {header}")
         start = offset + header
         # Total length 0 is what a host capturing its own TSO sends shows: use the bytes.
         length = total - header if total else len(frame) - start
@@ -307,7 +307,7 @@ class Decoder:
         self._layer = "IPv6"
         flow, plen, nxt, _, src, dst = _IP6.unpack_from(frame, offset)
         if flow >> 28 != 6:
-            raise Malformed(f"bogus IPv6 version {flow >> 28} (must be 6)")
+            raise Malformed(f"bogus IPv6 version {flow >> 28}, must be 6")
         start, end = offset + 40, offset + 40 + plen
         while nxt in _IP6_SKIPPED:
             nxt, ext_len = frame[start], (frame[start + 1] + 1) * 8
@@ -353,9 +353,9 @@ class Decoder:
             sport, dport, seq, ack, off_flags, win, _, _ = _TCP.unpack_from(buf, at)
             header, flags = (off_flags >> 12) * 4, off_flags & 0x1FF
             if header < 20 or header > length:
-                raise Malformed(f"bogus TCP header length {header} (must be at least 20"
-                                + (")" if header < 20 else f" and at most the segment's "
-                                                            f"{length} bytes)"))
+                raise Malformed(f"bogus TCP header length {header}, must be at least 20"
+                                + ("" if header < 20 else f" and at most the segment's "
+                                                          f"{length} bytes"))
             mss = wscale = None
             problem = ""
             if header > 20:
