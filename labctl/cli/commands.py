@@ -12,7 +12,14 @@ from typing import Annotated
 import typer
 
 from labctl.cli import exit_path
-from labctl.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, InvalidInput, LabInvalid
+from labctl.errors import (
+    EXIT_DAMAGED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    InvalidInput,
+    LabInvalid,
+)
 
 app = typer.Typer(
     name="labctl",
@@ -75,7 +82,7 @@ def _lab_name(lab: str) -> str:
 
 
 def _backend():
-    """Where commands go: the local engine or a classroom server (labctl/backend)."""
+    """Where commands go: the local engine or a classroom server (labctl/cli/backends)."""
     from labctl.cli import up_down as lifecycle
     return lifecycle.backend()
 
@@ -303,9 +310,12 @@ def trace(lab: Annotated[str | None, typer.Argument(metavar="LAB",
                                 json=json_out)
     try:
         code = trace_run.run(source, options)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head`: the reader went away; a damaged capture still says so
         exit_path.quiet_broken_pipe()
-        code = 0
+        from labctl import console
+        for warning in source.warnings:  # stderr is still there
+            console.err.print(warning, markup=False)
+        code = EXIT_DAMAGED if source.warnings else 0
     raise typer.Exit(code)
 
 

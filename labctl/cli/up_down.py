@@ -10,7 +10,7 @@ from labctl.errors import InvalidInput
 
 
 def backend():
-    """Where commands go: the local engine or a classroom server (labctl/backend)."""
+    """Where commands go: the local engine or a classroom server (labctl/cli/backends)."""
     from labctl.cli import backends
     return backends.select(state["server"])
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-READY = "labctl-agent: ready"  # keep in step with labctl/node_protocol.py
+READY = "labctl-agent: ready"  # keep in step with labctl/runtime/agent_protocol.py
 FAILED = "labctl-agent: failed:"
 READY_TIMEOUT = 20.0
 PIDS_POLL = 0.25  # seconds between looks at the pids cgroup

@@ -3,13 +3,15 @@
 `Wire` plays two hosts and keeps their sequence numbers, so a conversation
 reads like the course's walk-throughs (client ISN x=100, server ISN y=500).
 It frames them in any link type trace reads (Ethernet, VLAN, PPPoE, Linux
-cooked v1/v2, raw IP, loopback), over IPv4 or IPv6, with dpkt's classes.
+cooked v1/v2, raw IP, loopback), over IPv4 or IPv6, with dpkt's classes, and
+optionally inside a tunnel (`tunnel=`: one of TUNNELS) between two routers.
 """
 
 from __future__ import annotations
 
 import io
 import socket
+import struct
 
 import dpkt
 
@@ -23,9 +25,10 @@ def _mac(text: str) -> bytes:
 class Wire:
     def __init__(self, client=("10.0.0.3", 35310, "bc:35:db:cf:1b:03"),
                  server=("10.0.0.2", 80, "bc:f2:b8:57:86:02"), client_isn=100, server_isn=500,
-                 link: str = "ethernet"):
+                 link: str = "ethernet", tunnel: str = ""):
         self.hosts = {"c": client, "s": server}
         self.link = link
+        self.tunnel = tunnel
         self.seq = {"c": client_isn, "s": server_isn}
         self.frames: list[tuple[float, bytes]] = []
         self.time = 1_700_000_000.0
@@ -76,7 +79,44 @@ class Wire:
             ip.len = len(bytes(ip))
             ethertype = dpkt.ethernet.ETH_TYPE_IP
         self.time += 0.001
-        self.frames.append((self.time, self._frame(src, dst, ethertype, bytes(ip))))
+        packet = bytes(ip)
+        if self.tunnel:
+            ethertype, packet = self._encapsulate(src, dst, ethertype, packet)
+        self.frames.append((self.time, self._frame(src, dst, ethertype, packet)))
+
+    def _encapsulate(self, src, dst, ethertype: int, ip: bytes) -> tuple[int, bytes]:
+        """The packet inside an IPv4 packet between two routers (192.0.2.1 and .2)."""
+        inner_ethernet = bytes(dpkt.ethernet.Ethernet(src=_mac(src[2]), dst=_mac(dst[2]),
+                                                      type=ethertype)) + ip
+        match self.tunnel:
+            case "ipip":
+                proto = 4 if ethertype == dpkt.ethernet.ETH_TYPE_IP else 41
+                payload = ip
+            case "gre":  # with a key, so the optional fields are skipped as they must be
+                proto = dpkt.ip.IP_PROTO_GRE
+                payload = struct.pack(">HHI", dpkt.gre.GRE_KP, ethertype, 7) + ip
+            case "gre-ethernet":
+                proto = dpkt.ip.IP_PROTO_GRE
+                payload = struct.pack(">HH", 0, dpkt.ethernet.ETH_TYPE_TEB) + inner_ethernet
+            case "vxlan":
+                proto = dpkt.ip.IP_PROTO_UDP
+                payload = _udp(54321, 4789, struct.pack(">II", 0x08000000, 42 << 8)
+                               + inner_ethernet)
+            case "geneve":
+                proto = dpkt.ip.IP_PROTO_UDP
+                payload = _udp(54321, 6081, struct.pack(">HHI", 0, dpkt.ethernet.ETH_TYPE_TEB,
+                                                        42 << 8) + inner_ethernet)
+            case "l2tp":  # L2TPv2 data, PPP with address and control
+                ppp = 0x0021 if ethertype == dpkt.ethernet.ETH_TYPE_IP else 0x0057
+                proto = dpkt.ip.IP_PROTO_UDP
+                payload = _udp(1701, 1701, struct.pack(">HHHHH", 0x0002, 1, 2, 0xFF03, ppp)
+                               + ip)
+            case _:
+                raise ValueError(f"unknown tunnel {self.tunnel}")
+        outer = dpkt.ip.IP(src=socket.inet_aton("192.0.2.1"), dst=socket.inet_aton("192.0.2.2"),
+                           p=proto, ttl=64, data=payload)
+        outer.len = len(bytes(outer))
+        return dpkt.ethernet.ETH_TYPE_IP, bytes(outer)
 
     def _frame(self, src, dst, ethertype: int, ip: bytes) -> bytes:
         smac, dmac = _mac(src[2]), _mac(dst[2])
@@ -102,7 +142,7 @@ class Wire:
             case "sll2":
                 return bytes(dpkt.sll2.SLL2(ethtype=ethertype, intindex=2, hrd=1, type=4,
                                             hlen=6, hdr=smac + b"\0\0")) + ip
-            case "raw":
+            case "raw" | "tun":
                 return ip
             case "null":  # family in the capturing host's byte order (little-endian here)
                 family = 2 if ethertype == dpkt.ethernet.ETH_TYPE_IP else 30
@@ -126,10 +166,18 @@ class Wire:
         return out.getvalue()
 
 
+def _udp(sport: int, dport: int, data: bytes) -> bytes:
+    datagram = dpkt.udp.UDP(sport=sport, dport=dport, data=data)
+    datagram.ulen = len(bytes(datagram))
+    return bytes(datagram)
+
+
+TUNNELS = ("ipip", "gre", "gre-ethernet", "vxlan", "geneve", "l2tp")
 LINKTYPES = {"ethernet": dpkt.pcap.DLT_EN10MB, "vlan": dpkt.pcap.DLT_EN10MB,
              "pppoe": dpkt.pcap.DLT_EN10MB, "ppp_ether": dpkt.pcap.DLT_PPP_ETHER,
              "sll": dpkt.pcap.DLT_LINUX_SLL, "sll2": dpkt.pcap.DLT_LINUX_SLL2,
-             "raw": dpkt.pcap.DLT_RAW, "null": dpkt.pcap.DLT_NULL}
+             "raw": dpkt.pcap.DLT_RAW, "null": dpkt.pcap.DLT_NULL,
+             "tun": 101}  # LINKTYPE_RAW, what `tcpdump -i tun0` writes
 
 
-__all__ = ["Wire", "ACK", "FIN", "PSH", "RST", "SYN"]
+__all__ = ["Wire", "ACK", "FIN", "PSH", "RST", "SYN", "TUNNELS"]

@@ -7,7 +7,10 @@ they stopped, so the records are walked here with dpkt's header layouts:
 each record is checked against what remains of the file and against its
 interface's snapshot length. The first record that fails ends the walk and
 is reported as a `Damage` naming its byte offset, as Wireshark reports
-"cut short in the middle of a packet".
+"cut short in the middle of a packet". A section of a pcapng version other
+than 1.0 or 1.2 is refused as Wireshark refuses it: the whole file when it is
+the first section (ValueError), else as the damage ending the walk. A file of
+0 bytes is an empty capture (format "empty file"), as tshark reads it.
 
 Records come out as plain tuples (time in integer nanoseconds, interface
 index, frame bytes, original length) because a 240,000-packet capture must
@@ -35,6 +38,10 @@ class Interface:
     snaplen: int = 0
 
 
+class UnsupportedVersion(ValueError):
+    """A pcapng whose first section is of a version labctl (as Wireshark) does not read."""
+
+
 @dataclass(frozen=True)
 class Damage:
     offset: int
@@ -54,8 +61,17 @@ class Capture:
     damage: Damage | None = None
 
     def records(self) -> Iterator[tuple[int, int, bytes, int]]:
+        if not self.data:
+            # A capture that has not begun (tcpdump writes its header with the first
+            # packet when buffered): an empty capture, as tshark reads it.
+            self.format = "empty file"
+            return iter(())
         if self.data[:4] == b"\x0a\x0d\x0d\x0a":
             self.format = "pcapng"
+            if len(self.data) >= 16:
+                problem = _section_version_problem(self.data, 0)
+                if problem:  # the first section: nothing can be read, as tshark refuses it
+                    raise UnsupportedVersion(problem)
             return self._pcapng()
         self.format = "pcap"
         return self._pcap(*self._pcap_header())
@@ -119,6 +135,10 @@ class Capture:
                     self.damage = Damage(offset, "section header with an unknown byte order")
                     return
                 section_base = len(self.interfaces)
+                problem = _section_version_problem(data, offset) if end - offset >= 16 else ""
+                if problem:
+                    self.damage = Damage(offset, problem)
+                    return
             order = "<" if little else ">"
             block_type, length = struct.unpack_from(order + "II", data, offset)
             if length < 12 or length % 4 or length > MAX_RECORD + 64:
@@ -181,6 +201,20 @@ class Capture:
             return (_nanoseconds((high << 32) | low, *resolutions[index]), index,
                     block[28:28 + caplen], wirelen)
         return None  # name resolution, statistics, custom blocks: nothing to decode
+
+
+PCAPNG_VERSIONS = ((1, 0), (1, 2))  # what Wireshark reads: 1.2 is written as 1.0 is
+
+
+def _section_version_problem(data: bytes, offset: int) -> str:
+    """Why a pcapng section cannot be read ("" when it can): an unknown version."""
+    bom = data[offset + 8:offset + 12]
+    order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+    version = struct.unpack_from(order + "HH", data, offset + 12)
+    if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d") or version in PCAPNG_VERSIONS:
+        return ""  # a byte order unknown is reported where the walk meets it
+    return (f"pcapng section of version {version[0]}.{version[1]}: labctl reads versions 1.0 "
+            "and 1.2, as Wireshark does")
 
 
 def _nanoseconds(units: int, per_second: int, offset: int) -> int:

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from labctl.pcap.decode import ACK, FIN, PSH, RST, SYN, URG, Decoder, Packet
-from labctl.pcap.read import Capture, Damage, Interface
+from labctl.pcap.decode import ACK, FIN, PSH, RST, SYN, URG, Decoder, Packet, linktype_name
+from labctl.pcap.read import Capture, Damage, Interface, UnsupportedVersion
 from labctl.trace.tcp_sequence import RETRANSMISSION_KINDS, Sequencer
 
 _SYN_ACK = SYN | ACK
@@ -93,6 +93,43 @@ class Analysis:
     damage: Damage | None = None
     interfaces: list[Interface] = field(default_factory=list)
     format: str = ""
+    # What was read but not analysed, so a capture never looks emptier than it is:
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (frame number, why)
+    tunnelled: dict[str, int] = field(default_factory=dict)  # tunnel -> packets not analysed
+    unknown_links: dict[int, int] = field(default_factory=dict)  # link type -> frames
+
+    @property
+    def notes(self) -> list[str]:
+        """What was read but not analysed, one line each (shown under the packet counts)."""
+        notes = []
+        if self.malformed:
+            shown = ", ".join(f"#{n} ({why})" for n, why in self.malformed[:5])
+            more = f" and {len(self.malformed) - 5} more" if len(self.malformed) > 5 else ""
+            notes.append(f"{_count(len(self.malformed), 'frame')} with a malformed header "
+                         f"(shown as far as it could be read, if at all): {shown}{more}")
+        if self.tunnelled:
+            kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.tunnelled.items()))
+            notes.append(f"{_count(sum(self.tunnelled.values()), 'packet')} inside a tunnel "
+                         f"labctl does not decode, not analysed ({kinds})")
+        return notes
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why part of the capture could not be read: damage, link types not decoded."""
+        warnings = [str(self.damage)] if self.damage else []
+        for linktype, frames in sorted(self.unknown_links.items()):
+            warnings.append(f"{_count(frames, 'frame')} of link type "
+                            f"{linktype_name(linktype)} not read: labctl does not decode "
+                            "that link layer")
+        return warnings
+
+    def check_readable(self) -> None:
+        """Raise ValueError when frames were captured but none could be read at all."""
+        if self.unknown_links and sum(self.unknown_links.values()) == self.frames:
+            names = ", ".join(linktype_name(t) for t in sorted(self.unknown_links))
+            raise ValueError(f"link type {names} is not one labctl decodes (Ethernet, "
+                             "Linux cooked v1/v2, raw IP, loopback, PPPoE): none of its "
+                             f"{_count(self.frames, 'frame')} could be read")
 
     def find(self, server_port: int | None = None, client_ip: str | None = None,
              server_ip: str | None = None) -> list[Conversation]:
@@ -154,15 +191,21 @@ class Analyser:
         return Analysis(self.packets, self.conversations, list(self.udp.values()))
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def read_packets(data: bytes) -> list[Packet]:
     """Every TCP or UDP packet of a pcap or pcapng."""
     return _read(data)[0]
 
 
-def _read(data: bytes) -> tuple[list[Packet], Capture, int]:
+def _read(data: bytes) -> tuple[list[Packet], Capture, int, Decoder]:
     capture = Capture(data)
     try:
         records = capture.records()
+    except UnsupportedVersion:
+        raise
     except ValueError as exc:
         raise ValueError(f"not a pcap or pcapng file: {exc}") from None
     decoder = Decoder()
@@ -177,15 +220,17 @@ def _read(data: bytes) -> tuple[list[Packet], Capture, int]:
         packet = decode(number, ns, frame, wirelen, linktypes[iface], iface)
         if packet is not None:
             packets.append(packet)
-    return packets, capture, number
+    return packets, capture, number, decoder
 
 
 def analyse(data: bytes) -> Analysis:
     with _no_cycle_collection():
-        packets, capture, frames = _read(data)
+        packets, capture, frames, decoder = _read(data)
         result = analyse_packets(packets)
     result.frames, result.damage = frames, capture.damage
     result.interfaces, result.format = capture.interfaces, capture.format
+    result.malformed, result.tunnelled = decoder.malformed, decoder.tunnelled
+    result.unknown_links = decoder.unknown_links
     return result
 
 

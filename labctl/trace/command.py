@@ -43,7 +43,7 @@ class Source:
 
 def from_file(path: Path) -> Source:
     analysis = _analyse(path.read_bytes(), str(path))
-    warnings = [f"warning: {path}: {analysis.damage}"] if analysis.damage else []
+    warnings = [f"warning: {path}: {warning}" for warning in analysis.warnings]
     return Source(str(path), analysis, Names({}), warnings)
 
 
@@ -52,8 +52,8 @@ def from_lab(files: list, nodes: list, lab: str, node: str | None) -> Source:
     analyses, warnings = {}, []
     for f in files:
         analyses[f.node] = _analyse(f.data, f"{lab}: {f.node}'s capture")
-        if analyses[f.node].damage:
-            warnings.append(f"warning: {lab}: {f.node}'s capture: {analyses[f.node].damage}")
+        warnings += [f"warning: {lab}: {f.node}'s capture: {warning}"
+                     for warning in analyses[f.node].warnings]
     shown = node or files[0].node
     by_ip = {}
     for n in nodes:
@@ -67,7 +67,9 @@ def from_lab(files: list, nodes: list, lab: str, node: str | None) -> Source:
 
 def _analyse(data: bytes, title: str) -> Analysis:
     try:
-        return analyse(data)
+        analysis = analyse(data)
+        analysis.check_readable()
+        return analysis
     except ValueError as exc:
         raise InvalidInput(f"{title}: {exc}") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from labctl.pcap.decode import Decoder
+from labctl.pcap.decode import Decoder, linktype_name
 from labctl.pcap.stream import PcapStream
 from labctl.trace.analysis import Analyser
 
@@ -19,6 +19,9 @@ def follow(chunks: Iterable[bytes], names: dict[str, str], port: int | None = No
         for ns, frame, wirelen in stream.feed(chunk):
             number += 1
             packet = decoder.decode(number, ns, frame, wirelen, stream.linktype or 1)
+            if number == 1 and decoder.unknown_links:
+                write(f"warning: link type {linktype_name(stream.linktype or 1)} is not one "
+                      "labctl decodes: no packet of this capture can be shown")
             if packet is None or (port is not None and port not in (packet.sport,
                                                                     packet.dport)):
                 continue
@@ -39,6 +42,8 @@ def line(analyser: Analyser, packet, names: dict[str, str]) -> str:
                 if c.segments and c.segments[-1] is segment)
     ack = "" if segment.rel_ack is None else f" ack={segment.rel_ack}"
     note = f"  [{segment.analysis}]" if segment.analysis else ""
+    if packet.malformed:
+        note += f"  [malformed: {packet.malformed}]"
     return (f"#{packet.number:<5} conn {conv.stream}  {src} → {dst}  "
             f"{packet.flags_text:<9} seq={segment.rel_seq}{ack} win={segment.window} "
             f"len={packet.length}{note}")

@@ -63,7 +63,8 @@ def layer_rows(seg: Segment, medium: str = "", bottom_up: bool = False) -> list[
         macs = f"Src MAC: {p.src_mac or '-'} (a cooked capture keeps no Dst MAC)"
     rows = [
         ["Transport Layer", p.proto.upper(), "Segments", info, ports, "", ""],
-        ["Network Layer", f"IPv{p.ip_version}", "Packets", info, ports, ips, ""],
+        ["Network Layer", f"IPv{p.ip_version}" + (f" in {p.tunnel}" if p.tunnel else ""),
+         "Packets", info, ports, ips, ""],
         ["Data Link Layer", link_name(p), "Frames", info, ports, ips, macs],
         ["Physical Layer", medium or UNKNOWN_MEDIUM, "Bits", *bits(p.head)],
     ]

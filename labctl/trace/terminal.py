@@ -38,6 +38,8 @@ def show(out: Console, analysis: Analysis, names: Names, title: str,
     out.print(f"[bold]{escape(title)}[/]: {kinds}{analysis.frames} frames, "
               f"{len(analysis.packets)} TCP/UDP packets, {len(analysis.conversations)} TCP "
               f"connections, {len(analysis.udp_flows)} UDP flows")
+    for note in analysis.notes:
+        out.print(f"note: {escape(note)}", highlight=False)
     if not analysis.conversations and not analysis.udp_flows:
         out.print("No TCP or UDP traffic captured yet: run the lab's steps (or curl) first.")
         return

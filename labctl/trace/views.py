@@ -57,6 +57,8 @@ def packet_rows(conv: Conversation, names: Names) -> list[list[str]]:
             "" if s.label in (p.flags_text, "data") else s.label)
         if p.length and not note:
             note = f"{p.length} bytes of data"
+        if p.malformed:
+            note = f"{note}; malformed: {p.malformed}" if note else f"malformed: {p.malformed}"
         rows.append([str(p.number), f"{p.time - start:.6f}", direction, p.flags_text,
                      str(s.rel_seq), "" if s.rel_ack is None else str(s.rel_ack),
                      str(p.length), str(s.window), "" if p.mss is None else str(p.mss), note])
@@ -323,20 +325,25 @@ def to_data(analysis: Analysis, names: Names,
 
     def segment(s: Segment) -> dict:
         p = s.packet
-        return {"number": p.number, "time": p.time, "from": "client" if s.from_client else
+        return {"number": p.number, "time": p.time, "time_ns": p.ns,
+                "from": "client" if s.from_client else
                 "server", "flags": p.flag_names, "seq": p.seq, "ack": p.ack,
                 "rel_seq": s.rel_seq, "rel_ack": s.rel_ack, "length": p.length,
                 "window": s.window, "window_field": p.window, "mss": p.mss,
                 "label": s.label, "retransmission": s.retransmission,
                 "analysis": s.analysis or None, "src_mac": p.src_mac,
                 "dst_mac": p.dst_mac, "src_ip": p.src_ip, "dst_ip": p.dst_ip,
-                "src_port": p.sport, "dst_port": p.dport, "interface": p.interface}
+                "src_port": p.sport, "dst_port": p.dport, "interface": p.interface,
+                "malformed": p.malformed or None, "tunnel": p.tunnel or None}
 
     return {
         "packets": len(analysis.packets),
         "frames": analysis.frames,
         "damage": None if analysis.damage is None else {
             "offset": analysis.damage.offset, "reason": analysis.damage.reason},
+        "malformed": [{"number": n, "reason": why} for n, why in analysis.malformed],
+        "tunnelled_not_analysed": analysis.tunnelled,
+        "unknown_link_types": {str(t): n for t, n in sorted(analysis.unknown_links.items())},
         "tcp": [{
             "stream": c.stream,
             "client": {"node": names.of(c.client[0], ""), "ip": c.client[0],

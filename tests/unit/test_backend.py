@@ -1,4 +1,4 @@
-"""Where CLI commands go (labctl/backend), the stored login, the report round trip, the
+"""Where CLI commands go (labctl/cli/backends), the stored login, the report round trip, the
 up journal and the systemd unit: pure logic, no engine."""
 
 from __future__ import annotations

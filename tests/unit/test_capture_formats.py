@@ -7,6 +7,7 @@ the damage is said to be, and that nothing is invented.
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -18,7 +19,7 @@ import dpkt
 import pytest
 from tshark_oracle import compare, prefetch, require_tshark, tshark_rows
 
-from labctl.pcap.generate import ACK, FIN, LINKTYPES, PSH, SYN, Wire
+from labctl.pcap.generate import ACK, FIN, LINKTYPES, PSH, SYN, TUNNELS, Wire
 from labctl.pcap.read import Interface
 from labctl.pcap.write import pcapng_bytes
 from labctl.trace.analysis import analyse
@@ -66,6 +67,9 @@ def _write_oracle_files(folder: Path) -> tuple[Path, dict[str, Path]]:
         w = Wire()
         build(w)
         captures[build.__name__] = w.pcap()
+    captures |= {f"tunnel-{tunnel}-{'ipv6' if v6 else 'ipv4'}": tunnelled(tunnel, v6).pcap()
+                 for tunnel in TUNNELS for v6 in (False, True)}
+    captures["ecn"] = ecn().pcap()
     paths = {}
     for name, data in captures.items():
         paths[name] = folder / f"{name}.pcap"
@@ -344,3 +348,98 @@ def test_merge_writes_one_interface_per_node_with_its_link_type(tmp_path: Path) 
                           "frame.interface_name", "-e", "frame.protocols", "-c", "2"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith("server\teth:") and out[1].startswith("client\tsll:")
+
+
+def tunnelled(tunnel: str, v6: bool) -> Wire:
+    """A connection inside a tunnel between two routers (pcapgen.Wire's `tunnel`)."""
+    client, server = V6 if v6 else V4
+    w = Wire(client=client, server=server, tunnel=tunnel)
+    w.tcp("c", SYN, mss=1460, wscale=7)
+    w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1400, wscale=9)
+    w.tcp("c", ACK, ack=w.seq["s"], window=502)
+    w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502)
+    w.tcp("s", ACK, ack=w.seq["c"], window=100)
+    w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502, seq=w.seq["c"] - 300)
+    w.tcp("c", FIN | ACK, ack=w.seq["s"], window=502)
+    w.tcp("s", FIN | ACK, ack=w.seq["c"], window=100)
+    w.tcp("c", ACK, ack=w.seq["s"], window=502)
+    return w
+
+
+TUNNEL_NAMES = {"ipip": ("IP in IP", "IPv6 in IP"), "gre": ("GRE", "GRE"),
+                "gre-ethernet": ("GRE", "GRE"), "vxlan": ("VXLAN", "VXLAN"),
+                "geneve": ("GENEVE", "GENEVE"), "l2tp": ("L2TP", "L2TP")}
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("tunnel", TUNNELS)
+def test_tcp_inside_tunnels_agrees_with_tshark(oracle_files: dict[str, Path], tunnel: str,
+                                               v6: bool) -> None:
+    """Issue 22 (4): TCP inside GRE, VXLAN, ... was silently missing (0 packets)."""
+    path = oracle_files[f"tunnel-{tunnel}-{'ipv6' if v6 else 'ipv4'}"]
+    result = analyse(path.read_bytes())
+    conv, = result.conversations
+    assert conv.client == ((V6 if v6 else V4)[0][0], 35310)
+    assert conv.handshake_complete and conv.teardown_kind == "fin"
+    assert conv.segments[3].window == 502 << 7
+    assert {p.tunnel for p in result.packets} == {TUNNEL_NAMES[tunnel][v6]}
+    assert result.tunnelled == {} and result.malformed == []
+    assert compare(path, result) == []
+
+
+def test_tunnels_not_decoded_are_counted_not_hidden() -> None:
+    """ESP, L2TPv3 and GRE carrying what labctl does not read: counted, and said."""
+    w = Wire(tunnel="gre")
+    w.handshake()
+    frames = [f for _, f in w.frames]
+    records = []
+    for i, frame in enumerate(frames):
+        eth = dpkt.ethernet.Ethernet(frame)
+        outer = eth.data
+        if i == 0:
+            outer.p = 50  # IPsec ESP: encrypted
+        elif i == 1:
+            payload = bytearray(bytes(outer.data))
+            payload[2:4] = (0x88BE).to_bytes(2, "big")  # ERSPAN
+            outer.data = bytes(payload)
+        outer.sum = 0
+        frame = eth.pack_hdr() + bytes(outer)
+        records.append((i * 1000, 0, frame, len(frame)))
+    from labctl.pcap.write import pcap_bytes
+    result = analyse(pcap_bytes(dpkt.pcap.DLT_EN10MB, records))
+    assert result.tunnelled == {"IPsec ESP (encrypted)": 1, "GRE carrying 0x88be": 1}
+    assert [p.number for p in result.packets] == [3]
+    assert result.notes == ["2 packets inside a tunnel labctl does not decode, not analysed "
+                            "(GRE carrying 0x88be: 1, IPsec ESP (encrypted): 1)"]
+
+
+def ecn() -> Wire:
+    """An ECN-capable handshake, a congestion echo and its reduction, and the AE bit."""
+    w = Wire()
+    ece, cwr, ae = dpkt.tcp.TH_ECE, dpkt.tcp.TH_CWR, 0x100
+    w.tcp("c", SYN | ece | cwr, mss=1460)
+    w.tcp("s", SYN | ACK | ece, ack=w.seq["c"], mss=1460)
+    w.tcp("c", ACK, ack=w.seq["s"])
+    w.tcp("c", PSH | ACK, b"x" * 100, ack=w.seq["s"])
+    w.tcp("s", ACK | ece, ack=w.seq["c"])
+    w.tcp("c", PSH | ACK | cwr, b"x" * 100, ack=w.seq["s"])
+    w.tcp("s", ACK | ae, ack=w.seq["c"])
+    w.tcp("c", FIN | SYN | dpkt.tcp.TH_URG, ack=w.seq["s"], advance=False)
+    return w
+
+
+def test_every_tcp_flag_is_named_as_wireshark_names_it(oracle_files: dict[str, Path]) -> None:
+    """Issue 22 (3): ECE and CWR (and AE, once NS) were dropped: [SYN, ECE, CWR] showed SYN."""
+    path = oracle_files["ecn"]
+    result = analyse(path.read_bytes())
+    ours = [p.flag_names for p in result.packets]
+    out = subprocess.run([require_tshark(), "-r", str(path), "-T", "fields", "-e",
+                          "_ws.col.Info"], capture_output=True, text=True, check=True).stdout
+    # "35310 → 80 [SYN, ECE, CWR] Seq=0 ...", after any "[TCP Port numbers reused] ".
+    theirs = [re.search(r"\d+ → \d+ \[([^]]*)\]", line)[1].split(", ")
+              for line in out.splitlines()]
+    assert ours == theirs
+    assert ours[0] == ["SYN", "ECE", "CWR"] and ours[6] == ["ACK", "AE"]
+    assert ours[7] == ["FIN", "SYN", "URG"]  # Wireshark's order, FIN first
+    assert result.packets[0].flags_text == "SYN/ECE/CWR"
+    assert compare(path, result) == []
