@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labctl.analysis import Analysis, Conversation, Segment
+from labctl.textgrid import wrap
 from labctl.trace_layers import (
     LAB_MEDIUM,
     LAYER_COLUMNS,
@@ -114,18 +115,28 @@ def arrow_label(seg: Segment) -> str:
 
 
 def ladder_text(conv: Conversation, names: Names, width: int = 64) -> str:
-    """A sequence diagram: the client on the left, the server on the right."""
+    """A sequence diagram: the client on the left, the server on the right. An arrow's
+    label too long to sit on it goes above it, wrapped, never cut."""
     width = max(width, 24)
     left = f"{names.of(conv.client[0], 'client')} {_endpoint(conv.client)}"
     right = f"{names.of(conv.server[0], 'server')} {_endpoint(conv.server)}"
     if len(left) + len(right) + 2 > width + 2:
-        lines = [f"      {left}", f"      {right:>{width + 2}}"]
+        lines = [*wrap(left.split(" "), width + 8, 6, "      "),
+                 *(wrap(right.split(" "), width + 8, 6, "      ") if len(right) > width + 2
+                   else [f"      {right:>{width + 2}}"])]
     else:
         lines = [f"      {left:<{width // 2}}{right:>{width // 2 + 2}}"]
+    room = width - 2
     for s in conv.segments:
-        label = f" {arrow_label(s)} "
-        room = width - 2
-        label = label[:room - 4]
+        text = arrow_label(s)
+        if len(text) + 2 > room - 4:
+            for i, part in enumerate(wrap(text.split(" "), room - 2)):
+                number = f"{s.packet.number:>4}" if i == 0 else "    "
+                lines.append(f"{number}  │ {part:<{room - 2}} │")
+            body = "─" * (room - 1) + "▶" if s.from_client else "◀" + "─" * (room - 1)
+            lines.append(f"      │{body}│")
+            continue
+        label = f" {text} "
         dashes = room - len(label)
         lead, tail = dashes // 2, dashes - dashes // 2
         if s.from_client:
