@@ -77,7 +77,7 @@ class Client:
         return response.json()
 
     def _unreachable(self, exc: Exception) -> ServerError:
-        return ServerError(503, f"cannot reach the labctl server at {self.url}: {exc}")
+        return ServerError(503, unreachable(self.url, exc))
 
     def _stream(self, path: str, params: dict) -> Iterator[bytes]:
         """A streaming GET's body, chunk by chunk, as it arrives."""
@@ -168,3 +168,10 @@ def _raise_for(response: httpx.Response) -> None:
         except ValueError:
             message = response.text or response.reason_phrase
         raise ServerError(response.status_code, str(message))
+
+
+def unreachable(url: str, exc: Exception) -> str:
+    """Why a command failed, and the way round a server that is gone (a socket left behind
+    by a killed server answers nobody): whoever may use Docker here can go direct."""
+    return (f"cannot reach the labctl server at {url}: {exc} (with access to Docker on this "
+            "host, go direct: --server local or LABCTL_SERVER=local)")
