@@ -30,6 +30,9 @@ FORMATS = ("table", "csv", "json", "junit", "html")
 
 def _client(server: str | None, token: str | None, cacert: Path | None):
     from labctl.classroom.client.class_api import ClassClient
+    if server is not None and server.strip().lower() == "local":
+        server = None  # LABCTL_SERVER=local sends a user's own commands to Docker; a class
+        # is always the server's: its socket here
     url = server or f"unix://{defaults.DEFAULT_SOCKET}"
     if url.startswith("unix://") and not Path(url[len("unix://"):]).exists():
         raise InvalidInput(f"no labctl server at {url}: start `labctl serve`, or give "

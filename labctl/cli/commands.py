@@ -66,9 +66,10 @@ def _global_options(
                          ] = False,
         server: Annotated[str | None, typer.Option(
             "--server", envvar="LABCTL_SERVER", show_default=False,
-            help="Go through this classroom server: unix:///PATH or https://HOST:PORT "
-                 "(default: the one `labctl login` stored, else /run/labctl/labctl.sock when "
-                 "it exists, else the Docker engine here).")] = None) -> None:
+            help="Go through this classroom server: unix:///PATH or https://HOST:PORT, or "
+                 "`local` for the Docker engine here (default: the one `labctl login` stored, "
+                 "else /run/labctl/labctl.sock when it exists, else the Docker engine here)."
+                 )] = None) -> None:
     """Network labs for teaching the transport layer: YAML in, running, self-checking labs out.
     """
     _run["debug"] = _run["debug"] or debug

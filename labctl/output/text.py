@@ -54,8 +54,13 @@ def show_status(out: Console, report: Report) -> None:
     if nodes:
         rows = [[n.lab, n.instance, n.node, n.status, n.ip, n.mac,
                  console.services_text(n.services)] for n in nodes]
-        out.print(table(None, ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"],
-                        rows))
+        columns = ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"]
+        if out.is_terminal:
+            out.print(table(None, columns, rows))
+        else:  # a pipe, a script's grep: every value whole, a line per node, whatever width
+            from labctl.textgrid import Column, grid
+            lines = grid([Column(c) for c in columns], rows, width=1 << 20) or []
+            out.file.write("".join(line + "\n" for line in lines))
     for lab in report.labs:
         if lab.broken:
             out.print(f"[red]{escape(lab.lab)} (instance {escape(lab.instance)}) is "

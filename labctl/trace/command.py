@@ -110,7 +110,7 @@ def run(source: Source, options: Options) -> int:
         _note(console, f"wrote {options.html}")
     detail = options.every or options.conn is not None or len(chosen) <= SUMMARY_OVER
     if options.json:
-        console.print_json(trace_mod.to_data(analysis, names, chosen, segments=detail))
+        trace_mod.write_json(sys.stdout.write, analysis, names, chosen, segments=detail)
     elif options.svg is None and options.html is None:
         trace_view.show(console.out, analysis, names, source.title, chosen, detail,
                         every_packet=options.every)

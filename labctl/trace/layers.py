@@ -38,12 +38,21 @@ def info_text(seg: Segment) -> str:
 
 def bits(head: bytes) -> list[str]:
     """The first nine bytes as bits, in the course's four groups (3, 2, 2, 2 bytes)."""
-    groups, start = [], 0
-    for size in (3, 2, 2, 2):
-        chunk = head[start:start + size]
-        groups.append(" ".join(f"{b:08b}" for b in chunk))
-        start += size
-    return groups
+    key = head[:9]
+    found = _BITS.get(key)
+    if found is None:
+        groups, start = [], 0
+        for size in (3, 2, 2, 2):
+            chunk = head[start:start + size]
+            groups.append(" ".join(f"{b:08b}" for b in chunk))
+            start += size
+        if len(_BITS) > 4096:
+            _BITS.clear()
+        found = _BITS[key] = groups
+    return list(found)
+
+
+_BITS: dict[bytes, list[str]] = {}  # a capture's frames start with a few MAC pairs
 
 
 def link_name(p: Packet) -> str:

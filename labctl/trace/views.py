@@ -10,8 +10,11 @@ terminal is trace_view's job.
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from labctl.textgrid import wrap
 from labctl.trace.analysis import Analysis, Conversation, Segment
 from labctl.trace.layers import (
     LAB_MEDIUM,
@@ -114,18 +117,28 @@ def arrow_label(seg: Segment) -> str:
 
 
 def ladder_text(conv: Conversation, names: Names, width: int = 64) -> str:
-    """A sequence diagram: the client on the left, the server on the right."""
+    """A sequence diagram: the client on the left, the server on the right. An arrow's
+    label too long to sit on it goes above it, wrapped, never cut."""
     width = max(width, 24)
     left = f"{names.of(conv.client[0], 'client')} {_endpoint(conv.client)}"
     right = f"{names.of(conv.server[0], 'server')} {_endpoint(conv.server)}"
     if len(left) + len(right) + 2 > width + 2:
-        lines = [f"      {left}", f"      {right:>{width + 2}}"]
+        lines = [*wrap(left.split(" "), width + 8, 6, "      "),
+                 *(wrap(right.split(" "), width + 8, 6, "      ") if len(right) > width + 2
+                   else [f"      {right:>{width + 2}}"])]
     else:
         lines = [f"      {left:<{width // 2}}{right:>{width // 2 + 2}}"]
+    room = width - 2
     for s in conv.segments:
-        label = f" {arrow_label(s)} "
-        room = width - 2
-        label = label[:room - 4]
+        text = arrow_label(s)
+        if len(text) + 2 > room - 4:
+            for i, part in enumerate(wrap(text.split(" "), room - 2)):
+                number = f"{s.packet.number:>4}" if i == 0 else "    "
+                lines.append(f"{number}  │ {part:<{room - 2}} │")
+            body = "─" * (room - 1) + "▶" if s.from_client else "◀" + "─" * (room - 1)
+            lines.append(f"      │{body}│")
+            continue
+        label = f" {text} "
         dashes = room - len(label)
         lead, tail = dashes // 2, dashes - dashes // 2
         if s.from_client:
@@ -322,20 +335,6 @@ def to_data(analysis: Analysis, names: Names,
             conversations: list[Conversation] | None = None, segments: bool = True) -> dict:
     """Everything trace shows, as plain data for --json (segments only in detail)."""
     conversations = analysis.conversations if conversations is None else conversations
-
-    def segment(s: Segment) -> dict:
-        p = s.packet
-        return {"number": p.number, "time": p.time, "time_ns": p.ns,
-                "from": "client" if s.from_client else
-                "server", "flags": p.flag_names, "seq": p.seq, "ack": p.ack,
-                "rel_seq": s.rel_seq, "rel_ack": s.rel_ack, "length": p.length,
-                "window": s.window, "window_field": p.window, "mss": p.mss,
-                "label": s.label, "retransmission": s.retransmission,
-                "analysis": s.analysis or None, "src_mac": p.src_mac,
-                "dst_mac": p.dst_mac, "src_ip": p.src_ip, "dst_ip": p.dst_ip,
-                "src_port": p.sport, "dst_port": p.dport, "interface": p.interface,
-                "malformed": p.malformed or None, "tunnel": p.tunnel or None}
-
     return {
         "packets": len(analysis.packets),
         "frames": analysis.frames,
@@ -344,23 +343,117 @@ def to_data(analysis: Analysis, names: Names,
         "malformed": [{"number": n, "reason": why} for n, why in analysis.malformed],
         "tunnelled_not_analysed": analysis.tunnelled,
         "unknown_link_types": {str(t): n for t, n in sorted(analysis.unknown_links.items())},
-        "tcp": [{
-            "stream": c.stream,
-            "client": {"node": names.of(c.client[0], ""), "ip": c.client[0],
-                       "port": c.client[1], "mac": c.client_mac, "isn": c.isn(True)},
-            "server": {"node": names.of(c.server[0], ""), "ip": c.server[0],
-                       "port": c.server[1], "mac": c.server_mac, "isn": c.isn(False)},
-            "handshake_complete": c.handshake_complete,
-            "handshake": [s.packet.number for s in c.handshake],
-            "teardown": c.teardown_kind,
-            "teardown_packets": [s.packet.number for s in c.teardown],
-            "mss": c.mss,
-            "retransmissions": c.retransmissions,
-            "packets": len(c.segments),
-            "bytes": {"client": c.bytes_sent(True), "server": c.bytes_sent(False)},
-            **({"segments": [segment(s) for s in c.segments]} if segments else {}),
-        } for c in conversations],
+        "tcp": [_conversation_data(c, names, segments) for c in conversations],
         "udp": [{"src": {"ip": f.src[0], "port": f.src[1]},
                  "dst": {"ip": f.dst[0], "port": f.dst[1]},
                  "datagrams": len(f.datagrams)} for f in analysis.udp_flows],
     }
+
+
+def _conversation_data(c: Conversation, names: Names, segments: bool) -> dict:
+    return {
+        "stream": c.stream,
+        "client": {"node": names.of(c.client[0], ""), "ip": c.client[0],
+                   "port": c.client[1], "mac": c.client_mac, "isn": c.isn(True)},
+        "server": {"node": names.of(c.server[0], ""), "ip": c.server[0],
+                   "port": c.server[1], "mac": c.server_mac, "isn": c.isn(False)},
+        "handshake_complete": c.handshake_complete,
+        "handshake": [s.packet.number for s in c.handshake],
+        "teardown": c.teardown_kind,
+        "teardown_packets": [s.packet.number for s in c.teardown],
+        "mss": c.mss,
+        "retransmissions": c.retransmissions,
+        "packets": len(c.segments),
+        "bytes": {"client": c.bytes_sent(True), "server": c.bytes_sent(False)},
+        **({"segments": [_segment_data(s) for s in c.segments]} if segments else {}),
+    }
+
+
+def _segment_data(s: Segment) -> dict:
+    p = s.packet
+    return {"number": p.number, "time": p.time, "time_ns": p.ns,
+            "from": "client" if s.from_client else
+            "server", "flags": p.flag_names, "seq": p.seq, "ack": p.ack,
+            "rel_seq": s.rel_seq, "rel_ack": s.rel_ack, "length": p.length,
+            "window": s.window, "window_field": p.window, "mss": p.mss,
+            "label": s.label, "retransmission": s.retransmission,
+            "analysis": s.analysis or None, "src_mac": p.src_mac,
+            "dst_mac": p.dst_mac, "src_ip": p.src_ip, "dst_ip": p.dst_ip,
+            "src_port": p.sport, "dst_port": p.dport, "interface": p.interface,
+            "malformed": p.malformed or None, "tunnel": p.tunnel or None}
+
+
+def write_json(write: Callable[[str], object], analysis: Analysis, names: Names,
+               conversations: list[Conversation] | None = None, segments: bool = True) -> None:
+    """to_data's document, written as `json.dumps(..., indent=2)` writes it, byte for byte,
+    one connection at a time: a 240,000-packet capture never exists as one dict or string.
+
+    The connections' heads go through json.dumps; each segment, the bulk, through a
+    template of the same text (the indenting encoder is pure Python, 40 µs a segment)."""
+    conversations = analysis.conversations if conversations is None else conversations
+    skeleton = json.dumps(to_data(analysis, names, [], segments=False), indent=2)
+    before, after = skeleton.split('\n  "tcp": [],\n')
+    if not conversations:
+        write(skeleton + "\n")
+        return
+    write(before + '\n  "tcp": [\n')
+    segment_text = _SegmentJson()
+    for index, conv in enumerate(conversations):
+        head = json.dumps(_conversation_data(conv, names, False), indent=2)
+        text = "    " + head.replace("\n", "\n    ")
+        if segments:
+            body = ",\n".join(map(segment_text, conv.segments))
+            text = (text[:-6] + ',\n      "segments": ' +
+                    (f"[\n{body}\n      ]" if body else "[]") + "\n    }")
+        write(text + (",\n" if index < len(conversations) - 1 else "\n"))
+    write("  ],\n" + after + "\n")
+
+
+class _SegmentJson:
+    """One segment as json.dumps(_segment_data(s), indent=2) writes it 8 spaces in."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str | None, str] = {None: "null"}
+        self.flags: dict[int, str] = {}
+
+    def text(self, value: str | None) -> str:
+        found = self.strings.get(value)
+        if found is None:
+            found = self.strings[value] = _json_string(value)
+        return found
+
+    def flag_list(self, p) -> str:
+        found = self.flags.get(p.flags)
+        if found is None:
+            names = p.flag_names
+            found = self.flags[p.flags] = ("[\n" + ",\n".join(
+                f"            {_json_string(n)}" for n in names) + "\n          ]"
+                if names else "[]")
+        return found
+
+    def __call__(self, s: Segment) -> str:
+        p, text = s.packet, self.text
+        return _SEGMENT.format(
+            p.number, _number(p.time), p.ns, "client" if s.from_client else "server",
+            self.flag_list(p), p.seq, p.ack, s.rel_seq, _int_or_null(s.rel_ack), p.length,
+            s.window, p.window, _int_or_null(p.mss), text(s.label),
+            "true" if s.retransmission else "false", text(s.analysis or None),
+            text(p.src_mac), text(p.dst_mac), text(p.src_ip), text(p.dst_ip), p.sport,
+            p.dport, p.interface, text(p.malformed or None), text(p.tunnel or None))
+
+
+_SEGMENT = "\n".join(["        {{", *[f'          "{key}": {{}},' for key in (
+    "number", "time", "time_ns", "from", "flags", "seq", "ack", "rel_seq", "rel_ack",
+    "length", "window", "window_field", "mss", "label", "retransmission", "analysis",
+    "src_mac", "dst_mac", "src_ip", "dst_ip", "src_port", "dst_port", "interface",
+    "malformed")], '          "tunnel": {}', "        }}"]).replace('"from": {},', '"from": "{}",')
+_json_string = json.encoder.encode_basestring_ascii
+
+
+def _int_or_null(value: int | None) -> str:
+    return "null" if value is None else int.__repr__(value)
+
+
+def _number(value: float) -> str:
+    finite = type(value) is float and value - value == 0  # not NaN nor infinite
+    return float.__repr__(value) if finite else json.dumps(value)

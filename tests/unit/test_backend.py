@@ -90,3 +90,74 @@ def test_the_systemd_unit_runs_serve_with_absolute_paths(tmp_path, monkeypatch):
     assert line.endswith(f"serve --labs {tmp_path}/labs --state-dir={tmp_path}/state "
                          "--concurrent-ups 6")
     assert "WantedBy=multi-user.target" in text and "Requires=docker.service" in text
+
+
+@pytest.fixture
+def stale_socket(home, monkeypatch):
+    """What a server killed with SIGKILL leaves behind: its socket file, nobody listening."""
+    import socket
+    path = home / "labctl.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+    assert path.is_socket()
+    monkeypatch.setattr("labctl.classroom.server.config.DEFAULT_SOCKET", path)
+    return path
+
+
+@pytest.fixture
+def engine_here(monkeypatch):
+    from fakelab import install
+
+    from labctl.runtime.fake import FakeRuntime
+    runtime = FakeRuntime()
+    install(runtime, {})
+    monkeypatch.setattr("labctl.runtime.connect", lambda: runtime)
+    monkeypatch.setenv("LABCTL_INSTANCE", "me")
+    return runtime
+
+
+def _run(capsys, entry, *argv: str) -> tuple[int, str, str]:
+    import sys
+
+    from clirun import handlers_kept
+    saved, sys.argv = sys.argv, ["labctl", *argv]
+    try:
+        with handlers_kept(), pytest.raises(SystemExit) as done:
+            entry()
+    finally:
+        sys.argv = saved
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+@pytest.mark.parametrize("argv", [["status"], ["down", "demo"], ["up", "demo"]])
+def test_a_stale_socket_fails_and_names_the_way_to_docker(stale_socket, engine_here, capsys,
+                                                          argv):
+    from labctl.cli import entry as launch
+    code, _, err = _run(capsys, launch.main, *argv)  # `up|down LAB` take the short way
+    assert code == 3
+    assert f"cannot reach the labctl server at unix://{stale_socket}" in err
+    assert "--server local" in err and "LABCTL_SERVER=local" in err
+
+
+def test_server_local_goes_to_the_engine_here_whatever_else_exists(stale_socket, engine_here,
+                                                                   monkeypatch, capsys):
+    from labctl.cli import entry as launch
+    from labctl.cli import up_down as lifecycle
+    credentials.store(credentials.Credentials("https://h:8443", "lct_x", None))
+    assert isinstance(backend.select("local"), LocalBackend)
+    monkeypatch.setenv("LABCTL_SERVER", "local")
+    assert isinstance(backend.select(), LocalBackend)
+    for argv in (["status", "--json"], ["down", "demo"]):  # the full parser, the short way
+        code, _, err = _run(capsys, launch.main, *argv)
+        assert code == 0, err
+    monkeypatch.setitem(launch.state, "server", "local")
+    assert isinstance(lifecycle.backend(), LocalBackend)
+    monkeypatch.delenv("LABCTL_SERVER")
+    code, out, err = _run(capsys, launch.main, "--server", "local", "status", "--json")
+    assert code == 0 and json.loads(out)["labs"] == [], err
+
+
+def test_class_commands_stay_with_the_server_when_labctl_server_is_local(stale_socket):
+    from labctl.cli import class_commands as class_cli
+    assert class_cli._client("local", None, None).url == f"unix://{stale_socket}"

@@ -28,7 +28,10 @@ def labctl(capsys, monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)
 
     def run(*args: str):
-        return in_process(capsys, *args)
+        # Text wraps at the width (80 in a pipe): what is said matters here, not where
+        # the line breaks, so runs of white space read as one space.
+        code, out, err = in_process(capsys, *args)
+        return code, " ".join(out.split()), " ".join(err.split())
     return run
 
 

@@ -149,3 +149,22 @@ def test_verify_reports_an_invalid_lab_as_a_failed_case_and_runs_the_others(
         invalid.find("failure").text
     assert suites[0].get("id") == "ci-0" and suites[0].get("failures") == "0"
     assert fake.nodes() == []
+
+
+def test_status_in_a_pipe_prints_every_value_whole(fake, tmp_path, capsys, monkeypatch):
+    """A script greps `labctl status | grep LAB`: never `handshak…` at 80 columns."""
+    from labctl import console
+    name = "handshake-lab-long-name"
+    (tmp_path / "lab.yaml").write_text(LAB.replace("name: demo", f"name: {name}"))
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setattr(console.out, "_width", 60)  # rich reads COLUMNS once
+    assert labctl(capsys, "up", str(tmp_path))[0] == 0
+    code, out, _ = labctl(capsys, "status")
+    assert code == 0 and "…" not in out
+    lines = out.splitlines()
+    assert lines[0].split() == ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"]
+    report = json.loads(labctl(capsys, "status", "--json")[1])
+    for node in report["labs"][0]["nodes"]:
+        line = next(x for x in lines if f" {node['node']} " in x)
+        assert line.split()[:6] == [name, "me", node["node"], node["status"], node["ip"],
+                                    node["mac"]]

@@ -4,6 +4,7 @@ examples in every --help, COLUMNS honoured, and the course's words (never "seeds
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,26 @@ def _user_facing_texts() -> dict[str, str]:
 def test_no_user_facing_text_says_seeds():
     said = [name for name, text in _user_facing_texts().items() if "seed" in text.lower()]
     assert said == []
+
+
+# Words that describe the state of the work, not the product: a user reads them as promises.
+STATUS_PHRASES = re.compile(r"(?i:\bthis round\b|\bnot yet\b|\bfor now\b|\bin a later\b|"
+                            r"\bcoming soon\b|\bthe next step\b|\bnot implemented\b)"
+                            r"|\bTODO\b|\bFIXME\b")
+
+
+def test_no_user_facing_text_describes_the_state_of_the_work():
+    said = {name: match.group(0) for name, text in _user_facing_texts().items()
+            if (match := STATUS_PHRASES.search(text)) is not None}
+    assert said == {}
+
+
+def test_the_status_phrases_are_caught():
+    for text in ("This round the server is in place", "Not yet: use curl", "For now, use curl",
+                 "in a later release", "TODO: fix", "Coming soon", "that is the next step"):
+        assert STATUS_PHRASES.search(text), text
+    for text in ("running; not checked yet", "a todo list", "the round-trip time"):
+        assert not STATUS_PHRASES.search(text), text
 
 
 def test_version():

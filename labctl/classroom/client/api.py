@@ -16,7 +16,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
-from labctl.classroom.client.errors import ServerError
+from labctl.classroom.client.errors import ServerError, unreachable
 from labctl.errors import InvalidInput
 
 
@@ -71,7 +71,7 @@ class Client:
         return response.json()
 
     def _unreachable(self, exc: Exception) -> ServerError:
-        return ServerError(503, f"cannot reach the labctl server at {self.url}: {exc}")
+        return ServerError(503, unreachable(self.url, exc))
 
     def _stream(self, path: str, params: dict) -> Iterator[bytes]:
         """A streaming GET's body, chunk by chunk, as it arrives."""

@@ -20,7 +20,7 @@ from websockets.sync.client import connect as ws_connect
 
 
 def connect(url: str, path: str, token: str | None, verify) -> WsSession:
-    from labctl.classroom.client.errors import ServerError
+    from labctl.classroom.client.errors import ServerError, unreachable
     parsed = urlparse(url)
     try:
         if parsed.scheme == "unix":
@@ -44,7 +44,7 @@ def connect(url: str, path: str, token: str | None, verify) -> WsSession:
             message = (response.body or b"").decode("utf-8", "replace") or "refused"
         raise ServerError(response.status_code, message) from None
     except (OSError, WebSocketException) as exc:
-        raise ServerError(503, f"cannot reach the labctl server at {url}: {exc}") from None
+        raise ServerError(503, unreachable(url, exc)) from None
     return WsSession(ws)
 
 

@@ -1,7 +1,9 @@
 """Where the CLI's commands go: the Docker engine on this host (local) or a classroom
 server (remote). Commands call one Backend and never ask which it is.
 
-    LABCTL_SERVER / --server   unix:///PATH or https://HOST:PORT: that server
+    LABCTL_SERVER / --server   unix:///PATH or https://HOST:PORT: that server;
+                               `local`: the Docker engine here, whatever else exists (a
+                               server's socket left behind by a killed server, a login)
     neither                    the URL `labctl login` stored, else the local server's
                                socket (/run/labctl/labctl.sock) when it exists, else Docker
 """
@@ -12,7 +14,9 @@ import os
 
 from labctl.cli.backends.base import Backend, Progress
 
-__all__ = ["Backend", "Progress", "select"]
+__all__ = ["LOCAL", "Backend", "Progress", "select"]
+
+LOCAL = "local"  # --server local / LABCTL_SERVER=local: straight to the engine here
 
 
 def select(server: str | None = None) -> Backend:
@@ -24,7 +28,7 @@ def select(server: str | None = None) -> Backend:
         url = stored.url
     if url is None and DEFAULT_SOCKET.is_socket():
         url = f"unix://{DEFAULT_SOCKET}"
-    if url is None:
+    if url is None or url.strip().lower() == LOCAL:
         from labctl.cli.backends.local import LocalBackend
         return LocalBackend()
     from labctl.cli.backends.remote import RemoteBackend
