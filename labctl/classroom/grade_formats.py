@@ -10,7 +10,10 @@ import xml.etree.ElementTree as ET
 
 from labctl.classroom.grades import CHECKED, Grades, Row
 
-FORMATS = ("table", "csv", "json", "junit", "html")
+FORMATS = ("table", "csv", "json", "junit", "html", "moodle", "canvas")
+# Spreadsheets and grade books read these as UTF-8 only with a byte-order mark
+# (Excel); Moodle and Canvas skip it.
+BOM = "\ufeff"
 
 
 def cell(row: Row, index: int) -> str:
@@ -21,15 +24,53 @@ def cell(row: Row, index: int) -> str:
     return "-" if found is None else "PASS" if found.passed else "FAIL"
 
 
-def to_csv(grades: Grades) -> str:
+def _points(row: Row, grades: Grades) -> str:
+    points = row.points(grades.max_points)
+    return "" if points is None else str(points)
+
+
+def _csv(rows: list[list[str]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "instance", "state", "score",
-                     *[f"{i + 1}. {t}" for i, t in enumerate(grades.titles)], "note"])
-    for row in grades.rows:
-        writer.writerow([row.student, row.instance, row.state, row.score,
-                         *[cell(row, i) for i in range(len(grades.titles))], row.note])
-    return out.getvalue()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return BOM + out.getvalue()
+
+
+def to_csv(grades: Grades) -> str:
+    """Every column a spreadsheet wants: numeric points and their maximum, the lab, when
+    it was checked, a cell per check."""
+    header = ["student", "instance", "lab", "state", "points", "max_points", "score",
+              "checked_at", *[f"{i + 1}. {t}" for i, t in enumerate(grades.titles)], "note"]
+    return _csv([header, *[
+        [row.student, row.instance, grades.lab, row.state, _points(row, grades),
+         str(grades.max_points), row.score, grades.checked_at,
+         *[cell(row, i) for i in range(len(grades.titles))], row.note]
+        for row in grades.rows]])
+
+
+def _feedback(row: Row, grades: Grades) -> str:
+    if row.state != CHECKED:
+        return row.note or row.state
+    failed = [f"{r.index + 1}. {r.title}" for r in row.results if not r.passed]
+    return (f"{row.passed} of {grades.max_points} checks passed" +
+            (f"; failed: {'; '.join(failed)}" if failed else ""))
+
+
+def to_moodle(grades: Grades) -> str:
+    """Moodle's "Import grades: CSV file": map Username to username, the lab's column to
+    its grade item (or a new one, maximum max_points) and Feedback to its feedback.
+    Students whose lab could not be checked have an empty grade: Moodle skips them."""
+    return _csv([["Username", grades.lab, "Feedback"], *[
+        [row.student, _points(row, grades), _feedback(row, grades)] for row in grades.rows]])
+
+
+def to_canvas(grades: Grades) -> str:
+    """Canvas's gradebook import: students matched by SIS Login ID (the user name); a
+    column without an assignment id becomes a new assignment, its Points Possible row
+    the maximum. An empty grade leaves the student's grade as it is."""
+    return _csv([["Student", "ID", "SIS User ID", "SIS Login ID", "Section", grades.lab],
+                 ["Points Possible", "", "", "", "", str(grades.max_points)], *[
+                     [row.student, "", "", row.student, "", _points(row, grades)]
+                     for row in grades.rows]])
 
 
 def to_json(grades: Grades) -> str:
@@ -101,4 +142,5 @@ def show_table(grades: Grades) -> None:
 
 def render(grades: Grades, fmt: str) -> str:
     """The grades as text in a format other than the terminal table."""
-    return {"csv": to_csv, "json": to_json, "junit": to_junit, "html": to_html}[fmt](grades)
+    return {"csv": to_csv, "json": to_json, "junit": to_junit, "html": to_html,
+            "moodle": to_moodle, "canvas": to_canvas}[fmt](grades)

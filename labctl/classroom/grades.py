@@ -1,4 +1,4 @@
-"""A class's grades for one lab: student x check, as data (renderers in output/grades.py).
+"""A class's grades for one lab: student x check, as data (its formats: grade_formats.py).
 
 Pure: built from each student's check results (the API's CheckReport dicts) or the
 reason there are none (no lab running, or the check itself failed), so the server,
@@ -8,6 +8,7 @@ the CLI and the web pages share one shape.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 
 from labctl.lab.check_kinds.registry import CheckResult
 
@@ -35,6 +36,14 @@ class Row:
     def complete(self) -> bool:
         return self.state == CHECKED and bool(self.results) and self.passed == len(self.results)
 
+    def points(self, maximum: int) -> int | None:
+        """Numeric points for a grade book: checks passed; 0 with no lab running (nothing
+        to grade is nothing earned); None when the lab could not be checked (an error, or
+        not checked yet), so an import leaves that student's grade as it was."""
+        if self.state == CHECKED:
+            return self.passed
+        return 0 if self.state == NO_LAB else None
+
     def result(self, index: int) -> CheckResult | None:
         return next((r for r in self.results if r.index == index), None)
 
@@ -44,6 +53,11 @@ class Grades:
     lab: str
     titles: list[str]  # the lab's checks, in order
     rows: list[Row]
+    checked_at: str = ""  # when the checks ran (ISO 8601, UTC)
+
+    @property
+    def max_points(self) -> int:
+        return len(self.titles)
 
     def summary(self) -> str:
         done = sum(r.complete for r in self.rows)
@@ -63,7 +77,9 @@ class Grades:
 
     def to_data(self) -> dict:
         return {"lab": self.lab, "titles": self.titles, "summary": self.summary(),
-                "rows": [asdict(r) | {"score": r.score, "complete": r.complete}
+                "checked_at": self.checked_at, "max_points": self.max_points,
+                "rows": [asdict(r) | {"score": r.score, "complete": r.complete,
+                                      "points": r.points(self.max_points)}
                          for r in self.rows]}
 
     @classmethod
@@ -71,7 +87,7 @@ class Grades:
         rows = [Row(r["student"], r["instance"], r["state"],
                     [CheckResult(**res) for res in r["results"]], r.get("note", ""))
                 for r in data["rows"]]
-        return cls(data["lab"], list(data["titles"]), rows)
+        return cls(data["lab"], list(data["titles"]), rows, data.get("checked_at", ""))
 
 
 def checked(student: str, instance: str, checks: list[dict]) -> Row:
@@ -90,5 +106,6 @@ def broken(student: str, instance: str, reason: str) -> Row:
     return Row(student, instance, BROKEN, note=reason)
 
 
-def grades(lab: str, titles: list[str], rows: list[Row]) -> Grades:
-    return Grades(lab, titles, sorted(rows, key=lambda r: r.student))
+def grades(lab: str, titles: list[str], rows: list[Row], checked_at: str = "") -> Grades:
+    when = checked_at or datetime.now(UTC).isoformat(timespec="seconds")
+    return Grades(lab, titles, sorted(rows, key=lambda r: r.student), when)

@@ -24,8 +24,11 @@ CaOpt = Annotated[Path | None, typer.Option(
     help="The server's certificate (or its CA), for an https:// server.")]
 StudentsOpt = Annotated[Path | None, typer.Option(
     "--students", dir_okay=False, show_default=False,
-    help="The class list: one user name per line, or a CSV with a user-name column.")]
-FORMATS = ("table", "csv", "json", "junit", "html")
+    help="The class list: one user name per line, or a CSV with a user-name column (a "
+         "GitHub Classroom roster and Moodle exports are read as they are).")]
+ColumnOpt = Annotated[str | None, typer.Option(
+    "--students-column", show_default=False,
+    help="The --students CSV's column of user names, when not the usual one.")]
 
 
 def _client(server: str | None, token: str | None, cacert: Path | None):
@@ -40,12 +43,13 @@ def _client(server: str | None, token: str | None, cacert: Path | None):
     return ClassClient(url, token=token, verify=str(cacert) if cacert else True)
 
 
-def _students(path: Path | None) -> list[str] | None:
+def _students(path: Path | None, column: str | None = None) -> list[str] | None:
     from labctl.classroom.roster import read_students
-    return None if path is None else read_students(path)
+    return None if path is None else read_students(path, column)
 
 
 def _format(value: str) -> str:
+    from labctl.classroom.grade_formats import FORMATS
     if value not in FORMATS:
         raise InvalidInput(f"--format {value}: use one of {', '.join(FORMATS)}")
     return value
@@ -119,9 +123,10 @@ def _ago(when: str | None) -> str:
 @app.command("check")
 def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to grade.",
                                              show_default=False)],
-          students: StudentsOpt = None,
-          fmt: Annotated[str, typer.Option("--format", help="table, csv, json, junit or html."
-                                           )] = "table",
+          students: StudentsOpt = None, column: ColumnOpt = None,
+          fmt: Annotated[str, typer.Option("--format", help=(
+              "table, csv, json, junit, html, or a grade book's import: moodle, canvas."))
+              ] = "table",
           output: Annotated[Path | None, typer.Option(
               "-o", "--output", dir_okay=False, show_default=False,
               help="Write the grades to FILE (the summary still goes to stderr).")] = None,
@@ -131,7 +136,7 @@ def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to gra
     from labctl.classroom import grade_formats as render
     from labctl.classroom.grades import Grades
     fmt = _format(fmt)
-    wanted = _students(students)
+    wanted = _students(students, column)
     with _client(server, token, cacert) as client:
         found = Grades.from_data(client.class_check(lab, wanted))
     if fmt == "table" and output is None:
@@ -158,10 +163,11 @@ def _progress(action: str, lines) -> None:
 def up(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
        students: Annotated[Path, typer.Option("--students", dir_okay=False, show_default=False,
                                               help="The class list (see class check).")],
-       server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+       column: ColumnOpt = None, server: ServerOpt = None, token: TokenOpt = None,
+       cacert: CaOpt = None) -> None:
     """Bring LAB up for every student in the list (before class); shows each as it is ready."""
     from labctl import console
-    wanted = _students(students)
+    wanted = _students(students, column)
     console.err.print(f"bringing {lab} up for {len(wanted)} students", markup=False)
     with _client(server, token, cacert) as client:
         _progress("up", client.class_up(lab, wanted))
@@ -169,9 +175,9 @@ def up(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
 
 @app.command("down")
 def down(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
-         students: StudentsOpt = None,
+         students: StudentsOpt = None, column: ColumnOpt = None,
          server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
     """Remove LAB for the students in the list, or every running copy of it."""
     with _client(server, token, cacert) as client:
-        _progress("down", client.class_down(lab, _students(students)))
+        _progress("down", client.class_down(lab, _students(students, column)))
 

@@ -163,8 +163,11 @@ def test_an_api_check_reaches_the_board(world):
     assert app.state.board.results[(LAB, "zoeq")]["checks"][0]["passed"]
     csv = _web(app, tokens["root"]).get(f"/web/class/{LAB}/grades.csv").text
     rows = {line.split(",")[0]: line for line in csv.splitlines()[1:]}
-    assert rows["zoeq"].startswith("zoeq,zoeq,checked,10/10")
-    assert rows["ben"].startswith("ben,ben,no lab")
+    assert rows["zoeq"].startswith("zoeq,zoeq,handshake-lab,checked,10,10,10/10,")
+    moodle = _web(app, tokens["root"]).get(f"/web/class/{LAB}/grades.csv?for=moodle").text
+    assert moodle.splitlines()[:2] == ["\ufeffUsername,handshake-lab,Feedback",
+                                       "ben,0,handshake-lab is not running"]
+    assert rows["ben"].startswith("ben,ben,handshake-lab,no lab,0,10,")
 
 
 def test_board_wakes_waiters():

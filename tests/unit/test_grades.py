@@ -34,16 +34,22 @@ def test_rows_sorted_scored_and_summarised():
                            "1 had no lab running, 1 could not be checked")
 
 
-def test_csv_one_row_per_student():
-    rows = list(csv.reader(io.StringIO(out.to_csv(_class()))))
-    assert rows[0][:4] == ["student", "instance", "state", "score"]
-    assert rows[0][4] == "1. server listens on tcp/80"
+def test_csv_one_row_per_student_with_numeric_points():
+    text = out.to_csv(_class())
+    assert text.startswith("\ufeff")  # UTF-8 for spreadsheets, non-ASCII titles included
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0][:8] == ["student", "instance", "lab", "state", "points", "max_points",
+                           "score", "checked_at"]
+    assert rows[0][8] == "1. server listens on tcp/80"
     by = {r[0]: r for r in rows[1:]}
     assert len(by) == 4
-    assert by["alice"][2:6] == ["checked", "2/2", "PASS", "PASS"]
-    assert by["carol"][4:6] == ["PASS", "FAIL"]
-    assert by["bob"][2:6] == ["no lab", "-", "no lab", "no lab"]
+    assert by["alice"][2:10] == ["handshake-lab", "checked", "2", "2", "2/2",
+                                 by["alice"][7], "PASS", "PASS"]
+    assert by["alice"][7].endswith("+00:00")  # ISO 8601, UTC
+    assert by["carol"][4] == "1" and by["carol"][8:10] == ["PASS", "FAIL"]
+    assert by["bob"][3:10] == ["no lab", "0", "2", "-", by["bob"][7], "no lab", "no lab"]
     assert by["bob"][-1] == "handshake-lab is not running"
+    assert by["dave"][4] == ""  # could not be checked: no grade, not a zero
     assert by["dave"][-1] == "docker: container gone"
 
 

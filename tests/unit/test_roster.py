@@ -19,7 +19,9 @@ def test_csv_column_by_header():
 
 def test_csv_without_a_user_column():
     with pytest.raises(InvalidInput, match=r"c.csv:1: no column of user names"):
-        parse_students("email,group\na@x,1\n", "c.csv")
+        parse_students("fullname,group\nAnn Smith,1\n", "c.csv")
+    with pytest.raises(InvalidInput, match=r"c.csv:1: no column of user names"):
+        parse_students("name,group\nAnn Smith,1\n", "c.csv")  # never a full name
 
 
 def test_bad_name_names_its_line():

@@ -63,12 +63,16 @@ class GradeRow(Strict):
     note: str = Field("", description="Why there are no results.")
     score: str = Field(description="passed/total, or - without results")
     complete: bool = Field(description="Every check passed.")
+    points: int | None = Field(description="Checks passed (0 with no lab running); null "
+                                           "when the lab could not be checked.")
 
 
 class GradeTable(Strict):
     lab: str
     titles: list[str] = Field(description="The lab's checks, in order (results' index).")
     summary: str
+    checked_at: str = Field(description="When the checks ran (ISO 8601, UTC).")
+    max_points: int = Field(description="The most points a student can have: one a check.")
     rows: list[GradeRow]
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
@@ -262,11 +263,15 @@ async def class_events(caller: class_routes.Instructor, lab: LabName) -> Streami
 
 
 @router.get("/class/{lab}/grades.csv")
-async def class_csv(caller: class_routes.Instructor, lab: LabName) -> Response:
+async def class_csv(caller: class_routes.Instructor, lab: LabName,
+                    book: Literal["csv", "moodle", "canvas"] = Query("csv", alias="for")
+                    ) -> Response:
+    """The grid as a spreadsheet, or as Moodle's or Canvas's grade import takes it."""
     from labctl.classroom import grade_formats as render
     grid = await _grid(caller, lab)
-    return Response(render.to_csv(grid), media_type="text/csv",
-                    headers={"content-disposition": f'attachment; filename="{lab}-grades.csv"'})
+    name = f"{lab}-grades{'' if book == 'csv' else '-' + book}.csv"
+    return Response(render.render(grid, book), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/class/{lab}/check")
