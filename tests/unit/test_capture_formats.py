@@ -28,17 +28,20 @@ V4 = (("10.0.0.3", 35310, "bc:35:db:cf:1b:03"), ("10.0.0.2", 80, "bc:f2:b8:57:86
 V6 = (("fd00::3", 35310, "bc:35:db:cf:1b:03"), ("fd00::2", 80, "bc:f2:b8:57:86:02"))
 
 
-def conversation(link: str = "ethernet", v6: bool = False) -> Wire:
-    """Window scaling, data, a spurious retransmission, a fragmented datagram, FIN teardown."""
+def conversation(link: str = "ethernet", v6: bool = False, tunnel: str | None = None
+                 ) -> Wire:
+    """Window scaling, data, a spurious retransmission, a fragmented datagram (not in a
+    tunnel, pcapgen.Wire's `tunnel`), FIN teardown."""
     client, server = V6 if v6 else V4
-    w = Wire(client=client, server=server, link=link)
+    w = Wire(client=client, server=server, link=link, **({"tunnel": tunnel} if tunnel else {}))
     w.tcp("c", SYN, mss=1460, wscale=7)
     w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1400, wscale=9)
     w.tcp("c", ACK, ack=w.seq["s"], window=502)
     w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502)
     w.tcp("s", ACK, ack=w.seq["c"], window=100)
     w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502, seq=w.seq["c"] - 300)
-    w.udp("c", b"u" * 3000, fragment=0 if v6 else 1480)
+    if tunnel is None:
+        w.udp("c", b"u" * 3000, fragment=0 if v6 else 1480)
     w.tcp("c", FIN | ACK, ack=w.seq["s"], window=502)
     w.tcp("s", FIN | ACK, ack=w.seq["c"], window=100)
     w.tcp("c", ACK, ack=w.seq["s"], window=502)
@@ -67,7 +70,8 @@ def _write_oracle_files(folder: Path) -> tuple[Path, dict[str, Path]]:
         w = Wire()
         build(w)
         captures[build.__name__] = w.pcap()
-    captures |= {f"tunnel-{tunnel}-{'ipv6' if v6 else 'ipv4'}": tunnelled(tunnel, v6).pcap()
+    captures |= {f"tunnel-{tunnel}-{'ipv6' if v6 else 'ipv4'}":
+                 conversation(v6=v6, tunnel=tunnel).pcap()
                  for tunnel in TUNNELS for v6 in (False, True)}
     captures["ecn"] = ecn().pcap()
     paths = {}
@@ -349,21 +353,6 @@ def test_merge_writes_one_interface_per_node_with_its_link_type(tmp_path: Path) 
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith("server\teth:") and out[1].startswith("client\tsll:")
 
-
-def tunnelled(tunnel: str, v6: bool) -> Wire:
-    """A connection inside a tunnel between two routers (pcapgen.Wire's `tunnel`)."""
-    client, server = V6 if v6 else V4
-    w = Wire(client=client, server=server, tunnel=tunnel)
-    w.tcp("c", SYN, mss=1460, wscale=7)
-    w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1400, wscale=9)
-    w.tcp("c", ACK, ack=w.seq["s"], window=502)
-    w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502)
-    w.tcp("s", ACK, ack=w.seq["c"], window=100)
-    w.tcp("c", PSH | ACK, b"x" * 300, ack=w.seq["s"], window=502, seq=w.seq["c"] - 300)
-    w.tcp("c", FIN | ACK, ack=w.seq["s"], window=502)
-    w.tcp("s", FIN | ACK, ack=w.seq["c"], window=100)
-    w.tcp("c", ACK, ack=w.seq["s"], window=502)
-    return w
 
 
 TUNNEL_NAMES = {"ipip": ("IP in IP", "IPv6 in IP"), "gre": ("GRE", "GRE"),

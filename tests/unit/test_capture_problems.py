@@ -13,8 +13,9 @@ from pathlib import Path
 import dpkt
 import pytest
 from clirun import labctl as in_process
+from sample_captures import malformed_timestamp_syn
 
-from labctl.pcap.generate import ACK, FIN, PSH, SYN, Wire
+from labctl.pcap.generate import ACK, FIN, PSH, Wire
 from labctl.pcap.read import Interface
 from labctl.pcap.write import pcap_bytes, pcapng_bytes
 from labctl.trace.analysis import analyse
@@ -186,18 +187,7 @@ def test_malformed_headers_are_noted_and_the_capture_goes_on(tmp_path: Path, lab
 def test_a_syn_with_a_malformed_option_is_shown_not_an_internal_error(tmp_path: Path,
                                                                      labctl) -> None:
     """The issue's case: `internal error: TypeError: cannot unpack non-iterable NoneType`."""
-    w = Wire()
-    w.tcp("c", SYN, mss=1460)
-    ts, frame = w.frames[0]
-    eth = dpkt.ethernet.Ethernet(frame)
-    ip, tcp = eth.data, eth.data.data
-    tcp.opts = bytes.fromhex("020405b4040208") + bytes([13]) + bytes(8) + bytes.fromhex(
-        "01030307")
-    tcp.off, ip.sum, tcp.sum = 5 + len(tcp.opts) // 4, 0, 0
-    ip.len = len(bytes(ip))
-    w.frames[0] = (ts, bytes(eth))
-    w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1460)
-    w.tcp("c", ACK, ack=w.seq["s"])
+    w = malformed_timestamp_syn()
     path = tmp_path / "badopt.pcap"
     path.write_bytes(w.pcap())
     code, out, err = labctl("trace", "--pcap", str(path))

@@ -18,6 +18,7 @@ import dpkt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
+from sample_captures import malformed_timestamp_syn
 
 from labctl.pcap.generate import ACK, FIN, LINKTYPES, PSH, SYN, TUNNELS, Wire
 from labctl.pcap.read import Interface
@@ -193,18 +194,7 @@ def test_mutated_files(seed: int, ng: bool, edits: list[tuple[int, int, int]]) -
 
 def test_a_syn_with_a_malformed_timestamp_option_is_shown_as_malformed() -> None:
     """The issue's capture: Linux's SYN options with the timestamp's length 13, not 10."""
-    w = Wire()
-    w.tcp("c", SYN, mss=1460)
-    ts, frame = w.frames[0]
-    eth = dpkt.ethernet.Ethernet(frame)
-    ip, tcp = eth.data, eth.data.data
-    tcp.opts = bytes.fromhex("020405b4040208") + bytes([13]) + bytes(8) + bytes.fromhex(
-        "01030307")
-    tcp.off, ip.sum, tcp.sum = 5 + len(tcp.opts) // 4, 0, 0
-    ip.len = len(bytes(ip))
-    w.frames[0] = (ts, bytes(eth))
-    w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1460)
-    w.tcp("c", ACK, ack=w.seq["s"])
+    w = malformed_timestamp_syn()
     result = analyse(w.pcap())
     syn = result.conversations[0].segments[0].packet
     assert syn.mss == 1460  # read before the bad option, as Wireshark keeps it
