@@ -65,8 +65,9 @@ def run(call: Callable[[], int | None], command: str = "") -> None:
         if state["debug"]:
             import traceback
             traceback.print_exc()
-        sys.stderr.write(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
-                         else f"{exc}\n")
+        from labctl.console import printable  # a message may quote what a node printed
+        sys.stderr.write(printable(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
+                                   else f"{exc}\n"))
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
         if state["debug"]:

@@ -13,6 +13,12 @@ from labctl.grades import CHECKED, Grades, Row
 FORMATS = ("table", "csv", "json", "junit", "html")
 
 
+def printable(text: str) -> str:
+    """Node output in a grade file (read with cat, or as XML): controls escaped."""
+    from labctl.console import printable as escaped
+    return escaped(text)
+
+
 def cell(row: Row, index: int) -> str:
     """One grid cell in words: PASS, FAIL, or why there is no result."""
     if row.state != CHECKED:
@@ -27,8 +33,9 @@ def to_csv(grades: Grades) -> str:
     writer.writerow(["student", "instance", "state", "score",
                      *[f"{i + 1}. {t}" for i, t in enumerate(grades.titles)], "note"])
     for row in grades.rows:
-        writer.writerow([row.student, row.instance, row.state, row.score,
-                         *[cell(row, i) for i in range(len(grades.titles))], row.note])
+        writer.writerow([printable(row.student), row.instance, row.state, row.score,
+                         *[cell(row, i) for i in range(len(grades.titles))],
+                         printable(row.note)])
     return out.getvalue()
 
 
@@ -46,13 +53,14 @@ def to_junit(grades: Grades) -> str:
                                            if row.state == CHECKED else 1))
         if row.state != CHECKED:
             case = ET.SubElement(suite, "testcase", classname=row.student, name=grades.lab)
-            ET.SubElement(case, "failure", message=row.note or row.state).text = row.note
+            note = printable(row.note)
+            ET.SubElement(case, "failure", message=note or row.state).text = note
             continue
         for res in row.results:
             case = ET.SubElement(suite, "testcase", classname=row.student,
                                  name=f"{res.index + 1}. {res.title}")
             if not res.passed:
-                ET.SubElement(case, "failure", message=res.message).text = (
+                ET.SubElement(case, "failure", message=printable(res.message)).text = printable(
                     f"{res.message}\nexpected: {res.expected}\nseen: {res.seen}")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
@@ -81,9 +89,8 @@ def to_html(grades: Grades) -> str:
 
 
 def show_table(grades: Grades) -> None:
-    from rich.markup import escape
-
     from labctl import console
+    from labctl.console import shown as escape  # notes carry what nodes said
     from labctl.console import table
     colours = {"PASS": "green", "FAIL": "red"}
     t = table(f"{grades.lab}: grades", ["Student", "Score",
