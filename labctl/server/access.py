@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request
 from starlette.requests import HTTPConnection
 
-from labctl import model
+from labctl import errors, model
 from labctl.server import identity, instances
 
 PEER_KEY = "labctl.peer"  # set in the ASGI scope by the Unix-socket protocol only
@@ -71,6 +71,9 @@ async def _caller(request: HTTPConnection) -> Caller:
             raise Refused(401, "unknown or revoked token")
         who = identity.from_token(user, server.config.instructors)
     request.state.audit["user"] = who.user
+    # What errors may say: a student's read without other students' names and labs
+    # (this request's context, and the threads it starts, only).
+    errors.for_a_student.set(not who.instructor)
     return Caller(who, request)
 
 
