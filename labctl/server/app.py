@@ -38,7 +38,7 @@ class ServerState:
 
 
 def create_app(config: ServerConfig, ops: Operations | None = None) -> FastAPI:
-    audit = AuditLog(config.audit_file)
+    audit = AuditLog(config.audit_file, config.state_dir / "roster.json")
     app = FastAPI(title="labctl classroom server", version="1",
                   description="Students' labs without Docker access. Over the Unix socket the "
                               "caller is who the kernel says; over HTTPS, a bearer token.",

@@ -162,6 +162,7 @@ async def _serve(app, config: ServerConfig) -> None:
         await asyncio.gather(*(server.serve(sockets=socks) for server, socks in servers))
         await app.state.server.ups.drain()
     finally:
+        state.audit.close()  # the roster's latest activity, saved
         if config.socket is not None:
             with contextlib.suppress(FileNotFoundError):
                 config.socket.unlink()
