@@ -95,6 +95,7 @@ def install(app: FastAPI) -> None:
     """Everything the instructor's view adds to the server (one line in app.py)."""
     from labctl.web import pages, session
     app.state.board = class_state.Board()
+    app.state.web_sessions = session.Sessions()
     app.include_router(router)
     app.include_router(pages.router)
     app.add_middleware(session.CookieLogin)
