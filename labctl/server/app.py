@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query
 
-from labctl import model
+from labctl import loader, model
 from labctl.errors import InvalidInput
 from labctl.report import by_lab
 from labctl.server import class_routes, errors, instances, schemas, streams
@@ -83,7 +83,7 @@ def _lab_infos(server: ServerState, base: str) -> list[schemas.LabInfo]:
                               ("yours", server.catalogue.user_labs(base))):
         for name, path in catalogue.items():
             try:
-                lab = server.ops.load_lab(path)
+                lab = loader.load_once(path)  # each lab validated once per content
             except InvalidInput:
                 continue  # an invalid lab in --labs is the instructor's to fix, not offered
             found.append(schemas.LabInfo(name=name, description=lab.description.strip(),
@@ -117,7 +117,7 @@ def _check_size(caller: Caller, lab: model.Lab) -> None:
 async def _load(target: Allowed) -> model.Lab:
     server = target.server
     path = server.catalogue.find(target.lab, instances.owner_base(target.instance))
-    lab = await _blocking(server.ops.load_lab, path)
+    lab = await _blocking(loader.load_once, path)
     if lab.name != target.lab:
         raise InvalidInput(f"{path}: the lab names itself '{lab.name}', not '{target.lab}'")
     return lab

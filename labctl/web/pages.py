@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
-from labctl import grades
+from labctl import grades, loader
 from labctl.errors import LabctlError
 from labctl.server import class_routes, instances
 from labctl.server.access import Access, Caller, InstanceParam, LabName, Refused, Target
@@ -117,7 +117,7 @@ def _labs(caller: Caller, owner: str) -> list:
     for source in (server.catalogue.server_labs(), server.catalogue.user_labs(owner)):
         for path in source.values():
             try:
-                found.append(server.ops.load_lab(path))
+                found.append(loader.load_once(path))  # validated once per content
             except LabctlError:
                 continue  # an invalid lab is not offered (as GET /v1/labs)
     return found
