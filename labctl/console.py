@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,18 +17,34 @@ from rich.table import Table
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# C0 controls but tab and newline, DEL, and C1 controls (U+0080-U+009F: CSI and OSC among
+# them): what a terminal would obey rather than show.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from a node (or a student) made safe for a terminal: every control character
+    but newline and tab shown escaped (ESC as \\x1b), so nothing a node prints can move
+    the cursor, recolour, retitle or erase what labctl prints around it."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown(text: object) -> str:
+    """printable(), then escaped for rich's markup: untrusted text in a rich print."""
+    return escape(printable(str(text)))
+
 
 @contextmanager
 def progress(title: str) -> Iterator[Callable[[str], None]]:
     """A spinner with the latest step on a terminal; plain lines in logs and CI."""
     if err.is_terminal:
-        with err.status(escape(title)) as status:
+        with err.status(shown(title)) as status:
             def update(message: str) -> None:
-                status.update(f"{escape(title)} [dim]{escape(message[-100:])}[/]")
+                status.update(f"{shown(title)} [dim]{shown(message[-100:])}[/]")
             yield update
     else:
         def log(message: str) -> None:
-            err.print(f"[dim]{escape(message)}[/]")
+            err.print(f"[dim]{shown(message)}[/]")
         yield log
 
 
@@ -44,7 +61,7 @@ def table(title: str | None, columns: list[str], rows: list[list[str]]) -> Table
     for column in columns:
         t.add_column(column)
     for row in rows:
-        t.add_row(*[escape(str(c)) for c in row])
+        t.add_row(*[shown(c) for c in row])
     return t
 
 

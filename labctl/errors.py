@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+
 # Exit codes (documented in README.md).
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check or a command in the lab failed
@@ -11,10 +13,24 @@ EXIT_DAMAGED = 4  # trace: a capture was damaged or cut short; what was sound wa
 EXIT_INTERRUPTED = 130
 
 
+# Set by the classroom server for a student's request (and what it runs in threads):
+# errors then read as their `redacted` message, which names nobody else on the host.
+for_a_student: contextvars.ContextVar[bool] = contextvars.ContextVar("for_a_student",
+                                                                    default=False)
+
+
 class LabctlError(Exception):
     """Root of every error labctl reports to a user."""
 
     exit_code = EXIT_RUNTIME
+    # The message for a caller who may not learn who else uses the host (a student of
+    # the classroom server); None: the message names nobody else.
+    redacted: str | None = None
+
+    def __str__(self) -> str:
+        if self.redacted is not None and for_a_student.get():
+            return self.redacted
+        return super().__str__()
 
 
 class InvalidInput(LabctlError):
@@ -63,6 +79,8 @@ class SubnetTaken(RuntimeFailure):
     def __init__(self, subnet: str, held: str, holder: str):
         self.subnet, self.held, self.holder = subnet, held, holder
         super().__init__(f"{subnet} overlaps {held} held by {holder}")
+        # The holder's name says whose lab it is (labctl.<instance>.<lab>.<network>).
+        self.redacted = f"{subnet} overlaps {held}, which is already taken on this host"
 
 
 class ImageMissing(InvalidInput):

@@ -17,6 +17,7 @@ from typing import Any
 import testinfra.host
 from testinfra.backend import base
 
+from labctl.lab.probe_ports import NODE_PYTHON
 from labctl.runtime import Runtime
 
 
@@ -44,7 +45,9 @@ class LabNodeBackend(base.BaseBackend):
         wanted = [c for c in commands if c not in self._memo]
         if not wanted:
             return
-        code, out, err = self.runtime.run(self.container, ["python3", "-c", _BATCH,
+        # Isolated, by path (probes.NODE_PYTHON): no module the student left in the node
+        # stands in for the batch's own.
+        code, out, err = self.runtime.run(self.container, [*NODE_PYTHON, "-c", _BATCH,
                                                            json.dumps(wanted)])
         self.execs += 1
         if code != 0:
@@ -72,7 +75,7 @@ _BATCH = """
 import base64, json, subprocess, sys
 out = {}
 for cmd in json.loads(sys.argv[1]):
-    p = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True)
+    p = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, cwd="/")
     out[cmd] = [p.returncode, base64.b64encode(p.stdout).decode(),
                 base64.b64encode(p.stderr).decode()]
 print(json.dumps(out))

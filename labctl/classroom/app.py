@@ -16,5 +16,6 @@ def create_app(config: ServerConfig, ops: LabService | None = None) -> FastAPI:
 
 
 def _install_pages(app: FastAPI) -> None:
+    app.state.web_sessions = sessions.Sessions()
     app.include_router(pages.router)
     app.add_middleware(sessions.CookieLogin)

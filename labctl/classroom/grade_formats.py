@@ -16,6 +16,12 @@ FORMATS = ("table", "csv", "json", "junit", "html", "moodle", "canvas")
 BOM = "\ufeff"
 
 
+def printable(text: str) -> str:
+    """Node output in a grade file (read with cat, or as XML): controls escaped."""
+    from labctl.console import printable as escaped
+    return escaped(text)
+
+
 def cell(row: Row, index: int) -> str:
     """One grid cell in words: PASS, FAIL, or why there is no result."""
     if row.state != CHECKED:
@@ -41,16 +47,16 @@ def to_csv(grades: Grades) -> str:
     header = ["student", "instance", "lab", "state", "points", "max_points", "score",
               "checked_at", *[f"{i + 1}. {t}" for i, t in enumerate(grades.titles)], "note"]
     return _csv([header, *[
-        [row.student, row.instance, grades.lab, row.state, _points(row, grades),
+        [printable(row.student), row.instance, grades.lab, row.state, _points(row, grades),
          str(grades.max_points), row.score, grades.checked_at,
-         *[cell(row, i) for i in range(len(grades.titles))], row.note]
+         *[cell(row, i) for i in range(len(grades.titles))], printable(row.note)]
         for row in grades.rows]])
 
 
 def _feedback(row: Row, grades: Grades) -> str:
     if row.state != CHECKED:
-        return row.note or row.state
-    failed = [f"{r.index + 1}. {r.title}" for r in row.results if not r.passed]
+        return printable(row.note or row.state)
+    failed = [f"{r.index + 1}. {r.title}" for r in row.results if not r.passed]  # titles: the lab's
     return (f"{row.passed} of {grades.max_points} checks passed" +
             (f"; failed: {'; '.join(failed)}" if failed else ""))
 
@@ -60,7 +66,8 @@ def to_moodle(grades: Grades) -> str:
     its grade item (or a new one, maximum max_points) and Feedback to its feedback.
     Students whose lab could not be checked have an empty grade: Moodle skips them."""
     return _csv([["Username", grades.lab, "Feedback"], *[
-        [row.student, _points(row, grades), _feedback(row, grades)] for row in grades.rows]])
+        [printable(row.student), _points(row, grades), _feedback(row, grades)]
+        for row in grades.rows]])
 
 
 def to_canvas(grades: Grades) -> str:
@@ -69,7 +76,8 @@ def to_canvas(grades: Grades) -> str:
     the maximum. An empty grade leaves the student's grade as it is."""
     return _csv([["Student", "ID", "SIS User ID", "SIS Login ID", "Section", grades.lab],
                  ["Points Possible", "", "", "", "", str(grades.max_points)], *[
-                     [row.student, "", "", row.student, "", _points(row, grades)]
+                     [printable(row.student), "", "", printable(row.student), "",
+                      _points(row, grades)]
                      for row in grades.rows]])
 
 
@@ -87,13 +95,14 @@ def to_junit(grades: Grades) -> str:
                                            if row.state == CHECKED else 1))
         if row.state != CHECKED:
             case = ET.SubElement(suite, "testcase", classname=row.student, name=grades.lab)
-            ET.SubElement(case, "failure", message=row.note or row.state).text = row.note
+            note = printable(row.note)
+            ET.SubElement(case, "failure", message=note or row.state).text = note
             continue
         for res in row.results:
             case = ET.SubElement(suite, "testcase", classname=row.student,
                                  name=f"{res.index + 1}. {res.title}")
             if not res.passed:
-                ET.SubElement(case, "failure", message=res.message).text = (
+                ET.SubElement(case, "failure", message=printable(res.message)).text = printable(
                     f"{res.message}\nexpected: {res.expected}\nseen: {res.seen}")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
@@ -122,9 +131,8 @@ def to_html(grades: Grades) -> str:
 
 
 def show_table(grades: Grades) -> None:
-    from rich.markup import escape
-
     from labctl import console
+    from labctl.console import shown as escape  # notes carry what nodes said
     from labctl.console import table
     colours = {"PASS": "green", "FAIL": "red"}
     t = table(f"{grades.lab}: grades", ["Student", "Score",

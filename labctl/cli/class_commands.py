@@ -152,8 +152,9 @@ def _progress(action: str, lines) -> None:
     for line in lines:
         mark = "ok" if line["ok"] else "FAILED"
         failed += not line["ok"]
-        console.err.print(f"[{line['done']}/{line['total']}] {line['student']} "
-                          f"({line['instance']}): {mark}: {line['detail']}", markup=False)
+        console.err.print(console.printable(f"[{line['done']}/{line['total']}] "
+                                            f"{line['student']} ({line['instance']}): {mark}: "
+                                            f"{line['detail']}"), markup=False)
     if failed:
         console.err.print(f"{action}: {failed} failed", markup=False)
         raise typer.Exit(EXIT_FAILED)

@@ -156,9 +156,15 @@ def shell(lab: LabArg, node: NodeArg, instance: InstanceOpt = None) -> None:
 def logs(lab: LabArg, node: NodeArg, instance: InstanceOpt = None,
          follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
     """Show what a node's services printed (the course's log lines)."""
+    import codecs
+
+    from labctl.console import printable
+    # What a node prints is the student's to choose: controls are shown, never obeyed.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     for chunk in _backend().logs(lab, instance, node, follow):
-        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.write(printable(decoder.decode(chunk)).encode("utf-8"))
         sys.stdout.buffer.flush()
+    sys.stdout.buffer.write(printable(decoder.decode(b"", final=True)).encode("utf-8"))
 
 
 @app.command()

@@ -37,8 +37,9 @@ def run(call: Callable[[], int | None], command: str = "") -> None:
         if state["debug"]:
             import traceback
             traceback.print_exc()
-        sys.stderr.write(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
-                         else f"{exc}\n")
+        from labctl.console import printable  # a message may quote what a node printed
+        sys.stderr.write(printable(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
+                                   else f"{exc}\n"))
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
         if state["debug"]:
@@ -63,8 +64,15 @@ def _raise_interrupt(signum, _frame):
 
 
 def _unexpected(exc: Exception) -> int:
-    # Runtimes turn their engine's errors into labctl errors: anything else is a bug.
-    from labctl.errors import EXIT_RUNTIME
+    # Runtimes turn their engine's errors into labctl errors: anything else is a bug,
+    # but a file the user named and may not read (or write) is the user's to fix.
+    from labctl.errors import EXIT_INVALID, EXIT_RUNTIME
+    if isinstance(exc, OSError) and exc.filename is not None and not isinstance(
+            exc, ConnectionError):
+        from labctl.console import printable
+        sys.stderr.write(printable(f"labctl: error: cannot open {exc.filename}: "
+                                   f"{exc.strerror or exc}") + "\n")
+        return EXIT_INVALID
     sys.stderr.write(f"labctl: internal error: {type(exc).__name__}: {exc} "
                      "(run with --debug for a traceback)\n")
     return EXIT_RUNTIME

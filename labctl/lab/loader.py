@@ -8,6 +8,9 @@ every problem is reported at once, located as `file:line: path.to.key: message`.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,7 +22,7 @@ from labctl.lab.files import LAB_FILE, available_labs, find_labs, resolve
 from labctl.lab.references import Parts
 from labctl.lab.yaml_reader import Document, YamlProblem, dotted, load_text, read_bounded
 
-__all__ = ["LAB_FILE", "available_labs", "find_labs", "load", "parse", "resolve"]
+__all__ = ["LAB_FILE", "available_labs", "find_labs", "load", "load_once", "parse", "resolve"]
 
 
 def load(lab: str | Path, cwd: Path | None = None) -> model.Lab:
@@ -29,6 +32,40 @@ def load(lab: str | Path, cwd: Path | None = None) -> model.Lab:
     except YamlProblem as exc:
         raise LabInvalid([exc.problem]) from None
     return parse(text, str(path))
+
+
+# load_once: (file, sha256 of its text) -> the lab, or the problems that refused it.
+_ONCE: OrderedDict[tuple[str, str], model.Lab | list[Problem]] = OrderedDict()
+_ONCE_MAX = 512
+_ONCE_LOCK = threading.Lock()
+
+
+def load_once(path: Path) -> model.Lab:
+    """load(path), validated once per content: a long-running caller (the classroom
+    server lists every lab, uploaded ones too, at each GET /v1/labs and page) reads
+    the file each time but parses it only when its text changed. Labs are frozen
+    models, so the one kept is safe to share."""
+    try:
+        text = read_bounded(path)
+    except YamlProblem as exc:
+        raise LabInvalid([exc.problem]) from None
+    key = (str(path), hashlib.sha256(text.encode("utf-8")).hexdigest())
+    with _ONCE_LOCK:
+        found = _ONCE.get(key)
+        if found is not None:
+            _ONCE.move_to_end(key)
+    if found is None:
+        try:
+            found = parse(text, str(path))
+        except LabInvalid as exc:
+            found = list(exc.problems)
+        with _ONCE_LOCK:
+            _ONCE[key] = found
+            while len(_ONCE) > _ONCE_MAX:
+                _ONCE.popitem(last=False)
+    if isinstance(found, list):
+        raise LabInvalid(found)
+    return found
 
 
 def parse(text: str, file: str) -> model.Lab:

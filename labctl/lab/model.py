@@ -168,7 +168,8 @@ class Route(Strict):
 
 class Node(Strict):
     image: str | None = Field(
-        None, description="Image to run; default: labctl's node image (`labctl images build`)."
+        None, min_length=1, pattern=r"^\S+$",
+        description="Image to run; default: labctl's node image (`labctl images build`)."
     )
     services: list[Service] = Field(default_factory=list)
     capture: Capture | None = None

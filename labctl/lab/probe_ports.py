@@ -10,6 +10,7 @@ end in the range, so running `check` again never judges labctl's traffic.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,23 @@ def probe_socket(kind=socket.SOCK_STREAM):
             sd.close()
     raise SystemExit("no free source port in {PROBE_FIRST}-{PROBE_LAST}")
 """
+
+
+# labctl's own Python in a node. The student is root there and may leave modules in
+# /root (the nodes' working directory, which `python3 -c` puts first on sys.path) or
+# in root's user site: -I (isolated) keeps the working directory, the user site and
+# every PYTHON* variable out of sys.path, the interpreter is named by path, and it
+# runs from /. What root in a node can still forge is in docs/isolation.md.
+NODE_PYTHON = ("/usr/bin/python3", "-I")
+
+
+def python_command(script: str, *args: str) -> str:
+    """A shell command line running `python -c script args` as labctl's own, isolated.
+    (An image of the lab author's own without /usr/bin/python3 gets the one on PATH,
+    still isolated.)"""
+    quoted = " ".join(shlex.quote(a) for a in ("-c", script, *args))
+    return (f"cd / && if [ -x {NODE_PYTHON[0]} ]; then exec {' '.join(NODE_PYTHON)} {quoted};"
+            f" else exec python3 -I {quoted}; fi")
 
 
 def is_probe(port: int) -> bool:

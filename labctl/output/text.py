@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 
 from labctl import console
 from labctl.console import table
 from labctl.service.report import LabReport, Report
+
+# What these tables print came from nodes (check output, step output, errors):
+# control characters shown escaped, markup escaped (console.shown).
+escape = console.shown
 
 if TYPE_CHECKING:  # `up` prints no steps nor checks, and needs not the lab model
     from labctl.lab.check_kinds.registry import CheckResult
@@ -27,7 +30,7 @@ def show(report: Report, explicit_instance: bool = False) -> None:
     elif report.command == "test":
         lab = report.labs[0]
         if lab.error is not None:
-            console.err.print(f"labctl: error: {lab.error}", markup=False)
+            console.err.print(f"labctl: error: {console.printable(lab.error)}", markup=False)
         else:
             show_steps(out, lab.steps)
             show_checks(out, lab.checks)

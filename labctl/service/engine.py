@@ -154,9 +154,11 @@ class Engine:
             except SubnetTaken as taken:
                 if net.subnet is None:
                     raise
-                raise InvalidInput(f"{lab.name}: network '{net.name}' wants {net.subnet}, "
-                                   f"which overlaps {taken.held} held by {taken.holder}"
-                                   ) from None
+                clash = InvalidInput(f"{lab.name}: network '{net.name}' wants {net.subnet}, "
+                                     f"which overlaps {taken.held} held by {taken.holder}")
+                clash.redacted = (f"{lab.name}: network '{net.name}' wants {net.subnet}, "
+                                  f"which overlaps {taken.held}, already taken on this host")
+                raise clash from None
             made.networks.add(net.name)
             self.progress(f"network {net.name} {subnets[net.name]}")
         return plan_nodes(lab, instance, subnets, image())

@@ -200,7 +200,10 @@ def _check_live_grid_latency(server, people) -> float:
     import httpx
     _, teacher_token = people["teacher"]
     ann, ann_token = people["ann"]
-    cookies = {"labctl_session": teacher_token}
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        # the login page starts a session: its id, not the token, is the cookie
+        assert http.post("/web/login", data={"token": teacher_token}).status_code == 303
+        cookies = {"labctl_session": http.cookies["labctl_session"]}
     with httpx.Client(base_url=server.url, cookies=cookies, timeout=60) as http, \
             http.stream("GET", f"/web/class/{LAB}/events") as events:
         lines = events.iter_lines()

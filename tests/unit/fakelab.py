@@ -6,6 +6,7 @@ import base64
 import json
 
 from labctl.lab import loader
+from labctl.lab.probe_ports import NODE_PYTHON
 from labctl.runtime.base import ExecResult
 from labctl.runtime.fake import FakeRuntime
 from labctl.service.engine import Engine
@@ -44,9 +45,9 @@ def install(fake: FakeRuntime, shells: dict[str, Shell]) -> None:
         shell = shells.get(node)
         if shell is None:
             return None
-        if argv[:2] == ["python3", "-c"] and len(argv) == 4 and "base64" in argv[2]:
+        if argv[:3] == [*NODE_PYTHON, "-c"] and len(argv) == 5 and "base64" in argv[3]:
             out = {}
-            for cmd in json.loads(argv[3]):
+            for cmd in json.loads(argv[4]):
                 code, stdout, stderr = shell.reply(cmd)
                 out[cmd] = [code, base64.b64encode(stdout.encode()).decode(),
                             base64.b64encode(stderr.encode()).decode()]

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request
 from starlette.requests import HTTPConnection
 
+from labctl import errors
 from labctl.classroom.server import identity, instances
 from labctl.lab import model
 
@@ -71,6 +72,9 @@ async def _caller(request: HTTPConnection) -> Caller:
             raise Refused(401, "unknown or revoked token")
         who = identity.from_token(user, server.config.instructors)
     request.state.audit["user"] = who.user
+    # What errors may say: a student's read without other students' names and labs
+    # (this request's context, and the threads it starts, only).
+    errors.for_a_student.set(not who.instructor)
     return Caller(who, request)
 
 

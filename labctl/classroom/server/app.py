@@ -20,7 +20,7 @@ from labctl.classroom.server.public import public_report, refuse_custom_images
 from labctl.classroom.server.tokens import TokenStore
 from labctl.classroom.server.ups import UpQueue
 from labctl.errors import InvalidInput
-from labctl.lab import model
+from labctl.lab import loader, model
 from labctl.service import lab_service
 from labctl.service.lab_service import LabService
 from labctl.service.report import by_lab
@@ -43,7 +43,7 @@ class ServerState:
 def create_app(config: ServerConfig, ops: LabService | None = None,
                pages: Callable[[FastAPI], None] | None = None) -> FastAPI:
     """The API; `pages` adds the web pages (labctl.classroom.app puts both together)."""
-    audit = AuditLog(config.audit_file)
+    audit = AuditLog(config.audit_file, config.state_dir / "roster.json")
     app = FastAPI(title="labctl classroom server", version="1",
                   description="Students' labs without Docker access. Over the Unix socket the "
                               "caller is who the kernel says; over HTTPS, a bearer token.",
@@ -90,7 +90,7 @@ def _lab_infos(server: ServerState, base: str) -> list[schemas.LabInfo]:
                               ("yours", server.catalogue.user_labs(base))):
         for name, path in catalogue.items():
             try:
-                lab = server.ops.load_lab(path)
+                lab = loader.load_once(path)  # each lab validated once per content
             except InvalidInput:
                 continue  # an invalid lab in --labs is the instructor's to fix, not offered
             found.append(schemas.LabInfo(name=name, description=lab.description.strip(),
@@ -124,7 +124,7 @@ def _check_size(caller: Caller, lab: model.Lab) -> None:
 async def _load(target: Allowed) -> model.Lab:
     server = target.server
     path = server.catalogue.find(target.lab, instances.owner_base(target.instance))
-    lab = await _blocking(server.ops.load_lab, path)
+    lab = await _blocking(loader.load_once, path)
     if lab.name != target.lab:
         raise InvalidInput(f"{path}: the lab names itself '{lab.name}', not '{target.lab}'")
     return lab

@@ -1,6 +1,9 @@
 """What the instructor's view knows beyond Docker labels: who the students are (token
-holders, the audit log, running instances), when each was last active, and the latest
+holders, the roster, running instances), when each was last active, and the latest
 check result of every lab instance, with a change counter that live pages wait on.
+
+The roster (roster.json in the server's state) is data the audit log keeps as it
+writes: however many lines a student makes, nobody drops out of it.
 
 The latest results live in memory only: a restarted server shows them again after the
 next check (the labs themselves, from labels, are never lost).
@@ -12,18 +15,81 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl.classroom.server import identity, instances
 
-AUDIT_TAIL_BYTES = 8 * 1024 * 1024  # enough for a term of a class; older lines are skipped
+AUDIT_TAIL_BYTES = 8 * 1024 * 1024  # the roster's seed, once: older lines are skipped
+ROSTER_SAVE_EVERY = 5.0  # seconds between writes of roster.json for activity alone
 
 
 @dataclass
 class Activity:
     last: dict[str, str] = field(default_factory=dict)  # user -> time of their last request
     ups: dict[tuple[str, str], str] = field(default_factory=dict)  # (lab, instance) -> time
+
+
+def _is_up(entry: dict) -> bool:
+    return bool(entry.get("action") in ("up", "class_up", "web_up") and entry.get("lab")
+                and entry.get("instance") and str(entry.get("result", "")).startswith("ok"))
+
+
+class Roster:
+    """Each user's last request and each lab instance's last `up`, as data: fed with
+    every audit entry (AuditLog.record), kept in a small JSON file, written when a user
+    or an up is new and otherwise at most every ROSTER_SAVE_EVERY seconds."""
+
+    def __init__(self, path: Path, seed: Path | None = None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._saved_at = 0.0
+        self._activity = self._load()
+        if self._activity is None:  # the first start with a roster: the log's tail, once
+            self._activity = read_activity(seed) if seed is not None else Activity()
+            self.save()
+
+    def _load(self) -> Activity | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return Activity(last=dict(data["last"]),
+                            ups={(lab, inst): when for lab, inst, when in data["ups"]})
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # damaged: seeded again from the log
+
+    def note(self, entry: dict) -> None:
+        user, when = entry.get("user"), entry.get("time", "")
+        with self._lock:
+            new = bool(user) and user not in self._activity.last
+            if user:
+                self._activity.last[user] = when
+            if _is_up(entry):
+                self._activity.ups[(entry["lab"], entry["instance"])] = when
+                new = True
+            due = new or time.monotonic() - self._saved_at >= ROSTER_SAVE_EVERY
+        if due:
+            self.save()
+
+    def activity(self) -> Activity:
+        with self._lock:
+            return Activity(dict(self._activity.last), dict(self._activity.ups))
+
+    def save(self) -> None:
+        with self._lock:
+            data = {"last": self._activity.last,
+                    "ups": [[lab, inst, when] for (lab, inst), when in
+                            sorted(self._activity.ups.items())]}
+            self._saved_at = time.monotonic()
+            text = json.dumps(data, ensure_ascii=False)
+            spare = self.path.with_name(self.path.name + ".new")
+            fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(spare, self.path)
 
 
 def read_activity(audit_file: Path) -> Activity:
@@ -44,8 +110,7 @@ def read_activity(audit_file: Path) -> Activity:
         user, when = entry.get("user"), entry.get("time", "")
         if user:
             found.last[user] = when
-        if (entry.get("action") in ("up", "class_up", "web_up") and entry.get("lab")
-                and entry.get("instance") and str(entry.get("result", "")).startswith("ok")):
+        if _is_up(entry):
             found.ups[(entry["lab"], entry["instance"])] = when
     return found
 

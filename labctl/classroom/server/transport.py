@@ -30,6 +30,10 @@ from labctl.errors import InvalidInput
 
 log = logging.getLogger("labctl.classroom.server")
 WORKER_THREADS = 64
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive, in full
+KEEP_ALIVE = 5.0  # seconds an idle connection stays open between requests
+# Connections (and requests under way) per listener; beyond, requests get 503 at once.
+MAX_CONNECTIONS = 1000
 
 
 def _tag_with_peer(protocol, transport) -> None:
@@ -47,9 +51,46 @@ def _tag_with_peer(protocol, transport) -> None:
 
 
 class PeerCredentialsProtocol(H11Protocol):
+    """Also a deadline on request headers: uvicorn has none, so a connection that never
+    finishes its headers (a half-open or a slow one) would stay open for ever. From the
+    connection and after each response, the next request's headers must be in within
+    HEADER_TIMEOUT seconds, or the connection is closed."""
+
+    _headers_due: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         _tag_with_peer(self, transport)
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._stop_waiting()
+        self._headers_due = self.loop.call_later(HEADER_TIMEOUT, self._headers_late)
+
+    def _stop_waiting(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+    def _headers_late(self) -> None:
+        self._headers_due = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        before = self.scope
+        super().handle_events()
+        if self.scope is not before:  # a request's headers came (an upgrade's too)
+            self._stop_waiting()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_headers()
+
+    def connection_lost(self, exc) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
 
 
 class PeerCredentialsWebSocket(WebSocketsSansIOProtocol):
@@ -123,7 +164,8 @@ def _config(app, **kwargs) -> uvicorn.Config:
     return uvicorn.Config(app, http=PeerCredentialsProtocol,
                           ws=PeerCredentialsWebSocket, ws_ping_interval=None, lifespan="off",
                           proxy_headers=False, access_log=False, log_level="info",
-                          timeout_graceful_shutdown=5, **kwargs)
+                          timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE,
+                          limit_concurrency=MAX_CONNECTIONS, **kwargs)
 
 
 async def _serve(app, config: ServerConfig) -> None:
@@ -161,6 +203,7 @@ async def _serve(app, config: ServerConfig) -> None:
         await asyncio.gather(*(server.serve(sockets=socks) for server, socks in servers))
         await app.state.server.ups.drain()
     finally:
+        state.audit.close()  # the roster's latest activity, saved
         if config.socket is not None:
             with contextlib.suppress(FileNotFoundError):
                 config.socket.unlink()

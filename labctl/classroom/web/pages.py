@@ -19,6 +19,7 @@ from labctl.classroom.server.access import Access, Caller, InstanceParam, LabNam
 from labctl.classroom.server.public import public_nodes
 from labctl.classroom.web import sessions as session
 from labctl.errors import LabctlError
+from labctl.lab import loader
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -45,6 +46,21 @@ async def _posted(caller: Caller) -> dict[str, str]:
             or not session.csrf_ok(caller.identity.user, form.get("csrf")):
         raise Refused(403, "this form did not come from this server's page: reload it")
     return form
+
+
+# What a page may say went wrong: the URL names one of these, never the words. The
+# detail (the server's own message) waits for the user in the session store.
+ERRORS = {"up": "The lab could not be brought up.", "down": "The lab could not be removed.",
+          "check": "The checks could not run.", "step": "The step did not pass.",
+          "button": "That button does nothing here."}
+
+
+def _error_text(caller: Caller, code: str | None) -> str | None:
+    """The alert for ?error=CODE: a fixed text, and the detail the server kept."""
+    if code not in ERRORS:
+        return None
+    detail = caller.request.app.state.web_sessions.said(caller.identity.user)
+    return f"{ERRORS[code]} {detail}" if detail else ERRORS[code]
 
 
 def _back(lab: str | None, instance: str | None, error: str | None = None
@@ -74,15 +90,17 @@ async def login(request: Request) -> Response:
                         if request.client else None)
     if user is None:
         return _page(request, "login.html", error="That token is unknown or was revoked.")
+    sid = request.app.state.web_sessions.start(user, token)  # the token stays here
     reply = RedirectResponse("/web/", status_code=303)
     reply.headers.append("set-cookie",
-                         session.cookie_header(token, secure=request.url.scheme == "https"))
+                         session.cookie_header(sid, secure=request.url.scheme == "https"))
     return reply
 
 
 @router.post("/logout")
 async def logout(caller: Access) -> Response:
     await _posted(caller)
+    caller.request.app.state.web_sessions.end(caller.request.cookies.get(session.COOKIE))
     reply = RedirectResponse("/web/login", status_code=303)
     reply.headers.append("set-cookie", session.cookie_header("", secure=False, max_age=0))
     return reply
@@ -102,7 +120,7 @@ def _labs(caller: Caller, owner: str) -> list:
     for source in (server.catalogue.server_labs(), server.catalogue.user_labs(owner)):
         for path in source.values():
             try:
-                found.append(server.ops.load_lab(path))
+                found.append(loader.load_once(path))  # validated once per content
             except LabctlError:
                 continue  # an invalid lab is not offered (as GET /v1/labs)
     return found
@@ -128,7 +146,7 @@ async def labs_page(caller: Access, instance: InstanceParam = None, error: str |
                       "results": latest["checks"] if latest else None,
                       "captures": [n["node"] for n in mine if n["capture"]]})
     return _page(caller.request, "student.html", caller, labs=shown, instance=target,
-                 owner=owner, error=error)
+                 owner=owner, error=_error_text(caller, error))
 
 
 @router.post("/labs/{lab}/{action}")
@@ -152,14 +170,17 @@ async def lab_action(target: Target, action: str) -> Response:
         elif action == "step":
             result = await _step(target, form.get("step", ""))
         else:
-            raise Refused(404, f"no button '{action}'")
+            raise Refused(404, "no such button")
     except (LabctlError, HTTPException) as exc:
         result = f"error: {getattr(exc, 'detail', None) or exc}"
     server.audit.record(user=target.identity.user, action=f"web_{action}", lab=target.lab,
                         instance=target.instance, result=result)
     class_routes.board(target.caller).touch()  # the live grid redraws (state, activity)
-    error = result.removeprefix("error: ") if result.startswith("error") else None
-    return _back(target.lab, instance, error)
+    if not result.startswith("error"):
+        return _back(target.lab, instance)
+    server_said = result.removeprefix("error: ")
+    target.caller.request.app.state.web_sessions.say(target.identity.user, server_said)
+    return _back(target.lab, instance, action if action in ERRORS else "button")
 
 
 async def _step(target, index: str) -> str:
@@ -229,6 +250,7 @@ async def _grid(caller: Caller, lab_name: str) -> grades.Grades:
 @router.get("/class", response_class=HTMLResponse)
 async def class_page(caller: class_routes.Instructor, lab: str | None = None,
                      error: str | None = None) -> HTMLResponse:
+    error = _error_text(caller, error)  # a fixed text, never the URL's words
     offered = sorted(caller.server.catalogue.server_labs())
     chosen = lab if lab in offered else (offered[0] if offered else None)
     grid = await _grid(caller, chosen) if chosen else None

@@ -1,7 +1,11 @@
-"""Web logins: the CLI's token, kept in an HttpOnly, SameSite=Strict cookie (Secure over
-HTTPS). A middleware turns the cookie into the Authorization header the one
-authorisation dependency (server/access.py) reads, for /web pages only: the /v1 API
-stays bearer-only, so a browser's cookie never authorises an API call. It also feeds
+"""Web logins: server-side sessions. Logging in with the CLI's token starts a session
+(a random id, in an HttpOnly, SameSite=Strict cookie, Secure over HTTPS); the token
+itself never goes back to the browser. A session ends at logout, after
+SESSION_SECONDS, when the server restarts, and as soon as its token is revoked. A
+middleware turns the session into the Authorization header the one authorisation
+dependency (server/access.py) reads, for /web pages only: the /v1 API stays
+bearer-only, so a browser's cookie never authorises an API call. Every page is sent
+`Cache-Control: no-store` (Back after logout shows no student's page). It also feeds
 the live grid: every check, up and down that goes through the API is announced."""
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import html
 import json
 import re
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
@@ -22,6 +29,9 @@ from labctl.classroom.server.access import PEER_KEY
 COOKIE = "labctl_session"
 PUBLIC = ("/web/login", "/web/static/")
 _SECRET = secrets.token_bytes(32)  # CSRF tokens last as long as the server process
+SESSION_SECONDS = 8 * 3600
+SESSIONS_PER_USER = 20  # beyond: the oldest of that user's sessions ends
+NO_STORE = (b"cache-control", b"no-store")
 _API_CHECK = re.compile(r"^/v1/labs/([^/]+)/check$")
 _API_LIFECYCLE = re.compile(r"^/v1/labs/([^/]+)/(up|down)$")
 
@@ -44,7 +54,59 @@ def same_origin(headers: dict[str, str], scheme: str) -> bool:
     return parts.scheme == scheme and parts.netloc == headers.get("host")
 
 
-def cookie_header(token: str, secure: bool, max_age: int | None = 8 * 3600) -> str:
+@dataclass
+class WebSession:
+    user: str
+    token: str  # what the session acts with (checked, so revoking it ends the session)
+    expires: float  # time.monotonic()
+
+
+class Sessions:
+    """The server's web sessions, in memory: id -> WebSession; and one message per user
+    that the next page shows (the outcome of a button)."""
+
+    def __init__(self, seconds: float = SESSION_SECONDS):
+        self.seconds = seconds
+        self._by_id: dict[str, WebSession] = {}
+        self._said: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self, user: str, token: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            for old in [k for k, v in self._by_id.items() if v.expires <= now]:
+                del self._by_id[old]
+            mine = [k for k, v in self._by_id.items() if v.user == user]
+            for old in mine[:max(0, len(mine) - SESSIONS_PER_USER + 1)]:
+                del self._by_id[old]  # dicts keep insertion order: the oldest first
+            self._by_id[sid] = WebSession(user, token, now + self.seconds)
+        return sid
+
+    def get(self, sid: str | None) -> WebSession | None:
+        if not sid:
+            return None
+        with self._lock:
+            found = self._by_id.get(sid)
+            if found is not None and found.expires <= time.monotonic():
+                del self._by_id[sid]
+                return None
+            return found
+
+    def end(self, sid: str | None) -> None:
+        with self._lock:
+            self._by_id.pop(sid or "", None)
+
+    def say(self, user: str, message: str) -> None:
+        with self._lock:
+            self._said[user] = message[:2000]
+
+    def said(self, user: str) -> str | None:
+        with self._lock:
+            return self._said.pop(user, None)
+
+
+def cookie_header(token: str, secure: bool, max_age: int | None = SESSION_SECONDS) -> str:
     value = f"{COOKIE}={token}; Path=/web; HttpOnly; SameSite=Strict"
     if max_age is not None:
         value += f"; Max-Age={max_age}"
@@ -52,7 +114,7 @@ def cookie_header(token: str, secure: bool, max_age: int | None = 8 * 3600) -> s
 
 
 def _redirect(location: str, clear: bool = False) -> list[Message]:
-    headers = [(b"location", location.encode()), (b"content-length", b"0")]
+    headers = [(b"location", location.encode()), (b"content-length", b"0"), NO_STORE]
     if clear:
         headers.append((b"set-cookie", f"{COOKIE}=; Path=/web; Max-Age=0".encode()))
     return [{"type": "http.response.start", "status": 303, "headers": headers},
@@ -78,18 +140,26 @@ class CookieLogin:
         token = None
         if path.startswith("/web/") and not path.startswith(PUBLIC) \
                 and scope.get(PEER_KEY) is None:
-            token = _cookie(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
-            if not token or scope["app"].state.server.tokens.user_for(token) is None:
-                # no login, or a revoked token: to the login page (and forget the cookie)
-                where = "/web/login?expired=1" if token else "/web/login"
-                for message in _redirect(where, clear=bool(token)):
+            sessions: Sessions = scope["app"].state.web_sessions
+            sid = _cookie(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+            found = sessions.get(sid)
+            if found is not None and scope["app"].state.server.tokens.user_for(
+                    found.token) is None:
+                sessions.end(sid)  # its token was revoked: so is the session
+                found = None
+            if found is None:
+                # no login, an ended session or a revoked token: to the login page
+                where = "/web/login?expired=1" if sid else "/web/login"
+                for message in _redirect(where, clear=bool(sid)):
                     await send(message)
                 return
+            token = found.token
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
             scope["headers"].append((b"authorization", f"Bearer {token}".encode()))
         if path.startswith("/web/"):
-            await self.app(scope, receive, _html_errors(send, self._auditor(scope, token)))
+            await self.app(scope, receive, _html_errors(_no_store(send),
+                                                        self._auditor(scope, token)))
             return
         await self.app(scope, receive, send)
 
@@ -108,7 +178,8 @@ class CookieLogin:
                 user = user_name(peer.uid)
             query = dict(_query(scope))
             server.audit.record(user=user, action=f"web {scope['method']} {scope['path']}",
-                                lab=None, instance=query.get("instance"),
+                                lab=_lab_of(scope["path"]) or query.get("lab"),
+                                instance=query.get("instance"),
                                 result=f"refused {status}: {detail}")
         return record
 
@@ -141,6 +212,25 @@ class CookieLogin:
         entry = reply["labs"][0] if reply.get("labs") else reply  # a report, or down's reply
         board.record(entry["lab"], entry["instance"],
                      {"checks": entry.get("checks", [])} if check else None)
+
+
+_WEB_LAB = re.compile(r"^/web/(?:labs|class)/([^/]+)(?:/|$)")
+
+
+def _lab_of(path: str) -> str | None:
+    """The lab a page or button is about (/web/labs/LAB/..., /web/class/LAB/...)."""
+    found = _WEB_LAB.match(path)
+    return found.group(1) if found else None
+
+
+def _no_store(send: Send) -> Send:
+    """Pages are never cached: after logout, Back shows no student's page."""
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", []) if h[0].lower() != NO_STORE[0]]
+            message = {**message, "headers": [*headers, NO_STORE]}
+        await send(message)
+    return wrapped
 
 
 def _html_errors(send: Send, record) -> Send:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from labctl.lab.check_kinds.registry import Failed, check_kind
 from labctl.lab.model_parts import NodeName, Port, Proto, Strict
-from labctl.lab.probe_ports import PYTHON_PRELUDE
+from labctl.lab.probe_ports import PYTHON_PRELUDE, python_command
 
 if TYPE_CHECKING:
     from labctl.checks.run import LabState
@@ -102,8 +101,7 @@ sd.close()
             lambda s: f"{s.from_} {'reaches' if s.reachable else 'cannot reach'} {s.to}:{s.port}",
             nodes=("from_", "to"))
 def check_reachable(state: LabState, s: ReachableCheck) -> None:
-    argv = " ".join(shlex.quote(a) for a in (_CONNECT, s.to, str(s.port)))
-    code, _, err = state.run(s.from_, f"python3 -c {argv}")
+    code, _, err = state.run(s.from_, python_command(_CONNECT, s.to, str(s.port)))
     if (code == 0) == s.reachable:
         return
     if s.reachable:

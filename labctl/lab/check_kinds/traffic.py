@@ -10,7 +10,7 @@ from pydantic import Field
 
 from labctl.lab.check_kinds.registry import Failed, check_kind, tail
 from labctl.lab.model_parts import NodeName, Port, Strict
-from labctl.lab.probe_ports import CURL_OPTION, PYTHON_PRELUDE
+from labctl.lab.probe_ports import CURL_OPTION, PYTHON_PRELUDE, python_command
 
 if TYPE_CHECKING:
     from labctl.checks.run import LabState
@@ -86,8 +86,7 @@ class EchoCheck(Strict):
 @check_kind("echo", EchoCheck, lambda s: f"echo {s.from_} → {s.to}:{s.port} returns {s.message!r}",
             nodes=("from_", "to"))
 def check_echo(state: LabState, s: EchoCheck) -> None:
-    argv = " ".join(shlex.quote(a) for a in (_ECHO, s.to, str(s.port), s.message))
-    code, out, err = state.run(s.from_, f"python3 -c {argv}")
+    code, out, err = state.run(s.from_, python_command(_ECHO, s.to, str(s.port), s.message))
     if code != 0:
         reason = err.strip().splitlines()[-1] if err.strip() else f"exit code {code}"
         raise Failed(f"{s.from_} could not talk to the echo server {s.to}:{s.port} — "
@@ -109,8 +108,7 @@ class UdpDeliveredCheck(Strict):
 @check_kind("udp_delivered", UdpDeliveredCheck,
             lambda s: f"UDP datagram {s.from_} → {s.to}:{s.port} delivered", nodes=("from_", "to"))
 def check_udp_delivered(state: LabState, s: UdpDeliveredCheck) -> None:
-    argv = " ".join(shlex.quote(a) for a in (_UDP_SEND, s.to, str(s.port), s.message))
-    code, _, err = state.run(s.from_, f"python3 -c {argv}")
+    code, _, err = state.run(s.from_, python_command(_UDP_SEND, s.to, str(s.port), s.message))
     if code != 0:
         raise Failed(f"{s.from_} could not send to {s.to}:{s.port}", seen=err.strip())
     wanted = f"Received: ({s.message.encode()!r}, ('{state.ip(s.from_)}', "
