@@ -92,8 +92,8 @@ class Server:
         return done.stdout.strip()
 
     def audit(self) -> list[dict]:
-        lines = (self.state / "audit.jsonl").read_text().splitlines()
-        return [json.loads(line) for line in lines]
+        lines = (self.state / "audit.jsonl").read_text().split("\n")
+        return [json.loads(line) for line in lines if line]
 
     def add_user(self, name: str, *groups: str) -> str:
         extra = ["--groups", ",".join(groups)] if groups else []

@@ -66,7 +66,8 @@ class AuditLog:
         when = datetime.now(UTC).isoformat(timespec="milliseconds")
         entry = {"time": when, "user": user, "action": action, "lab": lab,
                  "instance": instance, "result": result, **extra}
-        line = json.dumps({k: bounded(v) for k, v in entry.items()}, ensure_ascii=False) + "\n"
+        # ASCII: a node's text (U+2028, U+0085) never splits a line for a reader
+        line = json.dumps({k: bounded(v) for k, v in entry.items()}, ensure_ascii=True) + "\n"
         size = len(line.encode("utf-8"))
         with self._lock:
             if self._size and self._size + size > self.max_bytes:
