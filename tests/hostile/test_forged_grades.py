@@ -13,7 +13,6 @@ import pytest
 
 from labctl.checks.run import LabState, run_checks
 from labctl.lab import loader
-from labctl.service.sequence import running_nodes
 from tests.hostile import node_attacks
 
 pytestmark = pytest.mark.docker
@@ -35,7 +34,7 @@ def forge_lab(engine, lab_up, instance, tmp_path):
     (tmp_path / "lab.yaml").write_text(LAB)
     lab = loader.load(tmp_path)
     lab_up(lab)
-    return lab, running_nodes(engine, lab, instance)
+    return lab, engine.running_nodes(lab.name, lab.nodes, instance)
 
 
 def _results(engine, lab, nodes) -> dict[str, bool]:

@@ -18,7 +18,6 @@ from labctl.classroom import grades
 from labctl.console import printable
 from labctl.lab import loader
 from labctl.lab.check_kinds.registry import CheckResult
-from labctl.service.sequence import running_nodes
 from tests.conftest import run_labctl
 
 EVIL = "\x1b]0;PWNED\x07\x1b[2K\x1b[32mALL CHECKS PASSED"
@@ -116,7 +115,7 @@ def test_a_nodes_http_header_reaches_labctl_check_escaped(engine, lab_up, instan
     (tmp_path / "lab.yaml").write_text(LAB)
     lab = loader.load(tmp_path)
     lab_up(lab)
-    server = running_nodes(engine, lab, instance)["server"].container
+    server = engine.running_nodes(lab.name, lab.nodes, instance)["server"].container
     engine.runtime.start_background(server, ["python3", "-c", EVIL_SERVER])
     for _ in range(100):
         if engine.runtime.run(server, ["sh", "-c", "ss -ltn | grep -q :8080"]).exit_code == 0:
