@@ -56,7 +56,7 @@ def _grades() -> grades.Grades:
 
 
 def test_class_check_table_csv_and_junit_show_escapes(capsys):
-    from labctl.output import grades as render
+    from labctl.classroom import grade_formats as render
     render.show_table(_grades())
     out = capsys.readouterr().out
     _no_controls(out)
@@ -69,7 +69,7 @@ def test_class_check_table_csv_and_junit_show_escapes(capsys):
 
 
 def test_an_error_message_quoting_a_node_is_escaped(capsys, monkeypatch):
-    from labctl.cli import entry as launch
+    from labctl.cli import exit_path as launch
     from labctl.errors import NodeFailed
 
     def fail():
