@@ -11,8 +11,10 @@ import xml.etree.ElementTree as ET
 from labctl.classroom.grades import CHECKED, Grades, Row
 
 FORMATS = ("table", "csv", "json", "junit", "html", "moodle", "canvas")
-# Spreadsheets and grade books read these as UTF-8 only with a byte-order mark
-# (Excel); Moodle and Canvas skip it.
+CSV_FORMATS = ("csv", "moodle", "canvas")
+# A CSV file for a spreadsheet or a grade book starts with a byte-order mark: Excel
+# reads it as UTF-8 only then (accents, arrows); Moodle and Canvas skip it. Output to
+# a pipe has none (scripts read it as they read any CSV).
 BOM = "\ufeff"
 
 
@@ -38,7 +40,7 @@ def _points(row: Row, grades: Grades) -> str:
 def _csv(rows: list[list[str]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return BOM + out.getvalue()
+    return out.getvalue()
 
 
 def to_csv(grades: Grades) -> str:
@@ -146,6 +148,11 @@ def show_table(grades: Grades) -> None:
     for i, title in enumerate(grades.titles):
         console.out.print(f"  {i + 1}. {escape(title)}", highlight=False)
     console.out.print(grades.summary(), highlight=False)
+
+
+def as_file(text: str, fmt: str) -> str:
+    """What goes into a file (or a download) of that format: CSVs start with the BOM."""
+    return BOM + text if fmt in CSV_FORMATS else text
 
 
 def render(grades: Grades, fmt: str) -> str:

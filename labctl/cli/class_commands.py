@@ -142,7 +142,9 @@ def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to gra
     if fmt == "table" and output is None:
         render.show_table(found)
         return
-    _write(render.render(found, "csv" if fmt == "table" else fmt), output)
+    fmt = "csv" if fmt == "table" else fmt
+    text = render.render(found, fmt)
+    _write(text if output is None else render.as_file(text, fmt), output)
     console.err.print(found.summary(), markup=False)
 
 

@@ -95,7 +95,7 @@ def canvas_import(text: str) -> tuple[str, float, dict[str, float]]:
 
 
 def test_the_moodle_export_imports_as_moodle_reads_it():
-    text = out.render(_class(), "moodle")
+    text = out.as_file(out.render(_class(), "moodle"), "moodle")
     assert text.startswith("\ufeff") and "\r\n" in text
     assert moodle_import(text, "Username", "handshake-lab", 3) == {
         "s1001": 3.0, "s1003": 1.0, "bob.dev@uni.example": 0.0}  # zed: not checked, kept
@@ -105,7 +105,8 @@ def test_the_moodle_export_imports_as_moodle_reads_it():
 
 
 def test_the_canvas_export_imports_as_canvas_reads_it():
-    assert canvas_import(out.render(_class(), "canvas")) == ("handshake-lab", 3.0, {
+    text = out.as_file(out.render(_class(), "canvas"), "canvas")
+    assert canvas_import(text) == ("handshake-lab", 3.0, {
         "s1001": 3.0, "s1003": 1.0, "bob.dev@uni.example": 0.0})
 
 

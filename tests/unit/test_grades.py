@@ -36,7 +36,8 @@ def test_rows_sorted_scored_and_summarised():
 
 def test_csv_one_row_per_student_with_numeric_points():
     text = out.to_csv(_class())
-    assert text.startswith("\ufeff")  # UTF-8 for spreadsheets, non-ASCII titles included
+    assert not text.startswith("\ufeff")  # to a pipe: none; in a file, for spreadsheets:
+    assert out.as_file(text, "csv") == "\ufeff" + text
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert rows[0][:8] == ["student", "instance", "lab", "state", "points", "max_points",
                            "score", "checked_at"]

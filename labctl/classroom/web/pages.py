@@ -292,7 +292,8 @@ async def class_csv(caller: class_routes.Instructor, lab: LabName,
     from labctl.classroom import grade_formats as render
     grid = await _grid(caller, lab)
     name = f"{lab}-grades{'' if book == 'csv' else '-' + book}.csv"
-    return Response(render.render(grid, book), media_type="text/csv; charset=utf-8",
+    return Response(render.as_file(render.render(grid, book), book),
+                    media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
