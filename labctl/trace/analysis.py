@@ -40,6 +40,7 @@ class Segment:
     label: str = ""  # "SYN", "SYN/ACK", "ACK" (handshake), "FIN", "RST", "data"
     window: int = 0  # calculated window (raw field shifted by the window scale)
     analysis: str = ""  # Wireshark's kind: "retransmission", "out-of-order", "dup ack", ...
+    role: str = ""  # "handshake", "teardown" (a FIN, or the ACK answering one), "abort" or ""
 
 
 @dataclass
@@ -273,7 +274,7 @@ def _finish(conv: Conversation) -> None:
                                 if not s.from_client), "")
     if conv.handshake or conv.teardown:  # finished before: a growing capture, label anew
         for s in conv.segments:
-            s.label = ""
+            s.label = s.role = ""
     conv.handshake, conv.teardown, conv.teardown_kind = [], [], None
     _label_handshake(conv)
     _label_teardown(conv)
@@ -290,7 +291,7 @@ def _label_handshake(conv: Conversation) -> None:
     syn_ack = next((s for s in conv.segments if not s.from_client and s.packet.has(SYN | ACK)
                     and s.packet.ack == (syn.packet.seq + 1) % 2**32), None)
     if syn_ack is None:
-        syn.label = "SYN"
+        syn.label, syn.role = "SYN", "handshake"
         conv.handshake = [syn]
         return
     ack = next((s for s in conv.segments if s.from_client and s.packet.has(ACK)
@@ -302,6 +303,8 @@ def _label_handshake(conv: Conversation) -> None:
         if not ack.label:
             ack.label = "ACK" if not ack.packet.length else "ACK+data"
         conv.handshake.append(ack)
+    for s in conv.handshake:
+        s.role = "handshake"
 
 
 def _label_teardown(conv: Conversation) -> None:
@@ -309,6 +312,7 @@ def _label_teardown(conv: Conversation) -> None:
     fins = [s for s in conv.segments if s.packet.flags & FIN and not s.retransmission]
     if rst is not None and (not fins or rst.packet.time < fins[0].packet.time):
         rst.label = "RST" if not rst.packet.has(ACK) else "RST/ACK"
+        rst.role = "abort"
         conv.teardown = [rst]
         conv.teardown_kind = "rst"
         return
@@ -316,6 +320,7 @@ def _label_teardown(conv: Conversation) -> None:
         return
     for s in fins:
         s.label = "FIN/ACK" if s.packet.has(ACK) else "FIN"
+        s.role = "teardown"
     conv.teardown = list(fins)
     # The final ACK of each FIN: an ACK from the other side acknowledging FIN seq + 1.
     for fin in fins:
@@ -324,13 +329,14 @@ def _label_teardown(conv: Conversation) -> None:
                       and s.packet.has(ACK) and s.packet.ack == want
                       and s.packet.time >= fin.packet.time and s not in conv.teardown), None)
         if final is not None:
-            if not final.label:
-                final.label = "ACK"
+            if not final.label:  # (the handshake's ACK keeps its name)
+                final.label, final.role = "ACK", "teardown"
             conv.teardown.append(final)
     conv.teardown.sort(key=lambda s: (s.packet.time, s.packet.number))
     sides = {s.from_client for s in fins}
     conv.teardown_kind = "fin" if sides == {True, False} else "fin-half"
     if rst is not None:
         rst.label = "RST" if not rst.packet.has(ACK) else "RST/ACK"
+        rst.role = "abort"
         conv.teardown.append(rst)
         conv.teardown_kind = "rst"

@@ -258,9 +258,9 @@ def _legend_svg() -> str:
 def _colour(seg: Segment) -> str:
     if seg.retransmission or seg.analysis == "out-of-order":
         return "#c0392b"
-    if info_text(seg).startswith("3-Way"):
+    if seg.role == "handshake":
         return "#1f6feb"
-    if "FIN" in seg.label or "RST" in seg.label:
+    if seg.role in ("teardown", "abort"):
         return "#8e44ad"
     return "#333"
 
