@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from labctl.console import printable
 from labctl.pcap.decode import Decoder, linktype_name
 from labctl.pcap.stream import PcapStream
 from labctl.trace.analysis import Analyser
@@ -14,6 +15,7 @@ def follow(chunks: Iterable[bytes], names: dict[str, str], port: int | None = No
            write=print) -> None:
     """Print a line per TCP segment (UDP: per datagram) until the stream ends."""
     stream, decoder, analyser = PcapStream(), Decoder(), Analyser()
+    names = {ip: printable(name) for ip, name in names.items()}  # as a lab or server sent them
     number = 0
     for chunk in chunks:
         for ns, frame, wirelen in stream.feed(chunk):
