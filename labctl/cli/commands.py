@@ -352,7 +352,8 @@ def _trace_follow(lab: str | None, node: str | None, port: int | None,
     try:
         trace_follow.follow(chunks, names, port,
                             lambda text: console.out.print(text, markup=False,
-                                                           highlight=False))
+                                                           highlight=False),
+                            width=console.out.width)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
