@@ -346,12 +346,14 @@ def _trace_follow(lab: str | None, node: str | None, port: int | None,
     for n in nodes:
         names[n.ip] = n.node
         names.update({ip: n.node for ip in n.addresses.values()})
-    console.err.print(f"following {node}'s capture; Ctrl-C to stop", markup=False)
+    console.err.print(console.printable(f"following {node}'s capture; Ctrl-C to stop"),
+                      markup=False)
     chunks = backend.live_capture(lab, instance, node)
     try:
         trace_follow.follow(chunks, names, port,
                             lambda text: console.out.print(text, markup=False,
-                                                           highlight=False))
+                                                           highlight=False),
+                            width=console.out.width)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labctl.console import printable
 from labctl.errors import EXIT_DAMAGED, EXIT_OK, InvalidInput
 from labctl.trace.analysis import Analysis, Conversation, analyse
 from labctl.trace.views import LAB_MEDIUM, Matcher, Names
@@ -43,7 +44,7 @@ class Source:
 
 def from_file(path: Path) -> Source:
     analysis = _analyse(path.read_bytes(), str(path))
-    warnings = [f"warning: {path}: {warning}" for warning in analysis.warnings]
+    warnings = [printable(f"warning: {path}: {warning}") for warning in analysis.warnings]
     return Source(str(path), analysis, Names({}), warnings)
 
 
@@ -52,7 +53,7 @@ def from_lab(files: list, nodes: list, lab: str, node: str | None) -> Source:
     analyses, warnings = {}, []
     for f in files:
         analyses[f.node] = _analyse(f.data, f"{lab}: {f.node}'s capture")
-        warnings += [f"warning: {lab}: {f.node}'s capture: {warning}"
+        warnings += [printable(f"warning: {lab}: {f.node}'s capture: {warning}")
                      for warning in analyses[f.node].warnings]
     shown = node or files[0].node
     by_ip = {}
@@ -121,7 +122,7 @@ def run(source: Source, options: Options) -> int:
 
 
 def _note(console, text: str) -> None:
-    console.err.print(text, markup=False)
+    console.err.print(console.printable(text), markup=False)
 
 
 def _reader_went_away() -> None:

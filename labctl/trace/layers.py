@@ -24,16 +24,17 @@ UNKNOWN_MEDIUM = "medium unknown"
 
 
 def info_text(seg: Segment) -> str:
-    if seg.label in ("SYN", "SYN/ACK") or (seg.label.startswith("ACK") and seg.rel_seq == 1
-                                           and seg.rel_ack == 1 and seg.packet.length == 0):
-        return f"3-Way handshake ({seg.label})"
-    if seg.label.startswith("RST"):
-        return f"Connection abort ({seg.label})"
-    if "FIN" in seg.label:
-        return f"Teardown ({seg.label})"
-    if seg.label == "ACK":
-        return "Teardown (ACK)"
-    return seg.label
+    """The packet's title, as the analysis placed it (Segment.role): the handshake's three,
+    the teardown's FINs and the ACKs answering them, the RST that aborts; any other
+    segment by its label ("data", "ACK"), with Wireshark's analysis when it has one."""
+    match seg.role:
+        case "handshake":
+            return f"3-Way handshake ({seg.label})"
+        case "teardown":
+            return f"Teardown ({seg.label})"
+        case "abort":
+            return f"Connection abort ({seg.label})"
+    return f"{seg.label} ({seg.analysis})" if seg.analysis else seg.label
 
 
 def bits(head: bytes) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from labctl.console import printable
 from labctl.textgrid import Column, atoms, grid, paragraph, table, wrap
 from labctl.trace.analysis import Analysis, Conversation
 from labctl.trace.views import (
@@ -93,6 +94,7 @@ class _Writer:
 def show(out: Console, analysis: Analysis, names: Names, title: str,
          conversations: list[Conversation], detail: bool, every_packet: bool) -> None:
     w = _Writer(out)
+    title = printable(title)  # a file's or a lab's name
     kinds = f"{analysis.format}, " if analysis.format else ""
     w.text(f"{title}: {kinds}{analysis.frames} frames, {len(analysis.packets)} TCP/UDP "
            f"packets, {len(analysis.conversations)} TCP connections, "

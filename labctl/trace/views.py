@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from labctl.console import printable
 from labctl.textgrid import wrap
 from labctl.trace.analysis import Analysis, Conversation, Segment
 from labctl.trace.layers import (
@@ -43,6 +44,16 @@ class Names:
     medium: str = ""  # the Physical layer's medium, when known (a lab's veth pairs)
     captured_on: str = ""  # the node whose capture is shown
     matchers: dict[str, Matcher] = field(default_factory=dict)  # other nodes' captures
+
+    def __post_init__(self) -> None:
+        # A node's name is shown as it came (a lab, a classroom server), so its control
+        # characters are escaped once here, for every view: text, SVG and HTML alike.
+        # The other captures' matchers are keyed by the same escaped names.
+        set_ = object.__setattr__
+        set_(self, "by_ip", {ip: printable(name) for ip, name in self.by_ip.items()})
+        set_(self, "medium", printable(self.medium))
+        set_(self, "captured_on", printable(self.captured_on))
+        set_(self, "matchers", {printable(name): m for name, m in self.matchers.items()})
 
     def of(self, ip: str, fallback: str) -> str:
         return self.by_ip.get(ip, fallback)
@@ -258,9 +269,9 @@ def _legend_svg() -> str:
 def _colour(seg: Segment) -> str:
     if seg.retransmission or seg.analysis == "out-of-order":
         return "#c0392b"
-    if info_text(seg).startswith("3-Way"):
+    if seg.role == "handshake":
         return "#1f6feb"
-    if "FIN" in seg.label or "RST" in seg.label:
+    if seg.role in ("teardown", "abort"):
         return "#8e44ad"
     return "#333"
 
@@ -268,6 +279,7 @@ def _colour(seg: Segment) -> str:
 def html_page(analysis: Analysis, names: Names, title: str,
               conversations: list[Conversation] | None = None) -> str:
     conversations = analysis.conversations if conversations is None else conversations
+    title = printable(title)  # a file's or a lab's name
     legend = "".join(f'<li><span class="swatch" style="background:{colour}"></span>'
                      f"{html.escape(text)}</li>" for colour, text in LEGEND)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"

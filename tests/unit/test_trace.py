@@ -1,4 +1,4 @@
-from labctl.pcap.generate import ACK, FIN, Wire
+from labctl.pcap.generate import ACK, FIN, PSH, RST, SYN, Wire
 from labctl.trace import layers as trace_layers
 from labctl.trace import views as trace
 from labctl.trace.analysis import analyse
@@ -108,3 +108,43 @@ def test_cooked_captures_say_whose_bits_the_physical_row_shows():
     assert rows[2][1] == "Linux cooked v2 (SLL2)"
     assert rows[2][6] == "Src MAC: bc:35:db:cf:1b:03 (a cooked capture keeps no Dst MAC)"
     assert rows[3][3].startswith("(Linux cooked v2 (SLL2) header, not the wire) 00001000")
+
+
+def test_only_the_ack_that_ends_a_teardown_is_titled_teardown():
+    """A data ACK, a window update and a server's bare ACK before any data are no teardown;
+    the handshake's third packet is, with or without data; the ACK of the last FIN is."""
+    w = Wire()
+    w.handshake()
+    w.tcp("s", ACK, ack=w.seq["c"], window=32000)  # window update, seq=1 ack=1
+    w.tcp("c", ACK, b"GET / HTTP/1.0\r\n\r\n", ack=w.seq["s"])
+    w.tcp("s", ACK, ack=w.seq["c"])  # acknowledges the data
+    w.tcp("s", ACK, b"HTTP/1.0 200 OK\r\n\r\n", ack=w.seq["c"])
+    w.tcp("c", ACK, ack=w.seq["s"])  # acknowledges the data
+    w.tcp("c", FIN | ACK, ack=w.seq["s"])
+    w.tcp("s", ACK, ack=w.seq["c"])  # answers the first FIN
+    w.tcp("s", FIN | ACK, ack=w.seq["c"])
+    w.tcp("c", ACK, ack=w.seq["s"])  # answers the last FIN
+    conv, = analyse(w.pcap()).conversations
+    titles = [trace.info_text(s) for s in conv.segments]
+    assert titles == ["3-Way handshake (SYN)", "3-Way handshake (SYN/ACK)",
+                      "3-Way handshake (ACK)", "ACK", "data", "ACK", "data", "ACK",
+                      "Teardown (FIN/ACK)", "Teardown (ACK)", "Teardown (FIN/ACK)",
+                      "Teardown (ACK)"]
+    views = trace.conversation_views(conv, {}, "", {}, "", every_packet=True)
+    assert sum(v.title.count("Teardown (ACK)") for v in views) == 2
+    # The ladder colours the teardown's ACKs as the legend says, the data ACKs not.
+    svg = trace.ladder_svg(conv, NAMES)
+    assert svg.count('stroke="#8e44ad"') == 4 and svg.count('stroke="#1f6feb"') == 3
+
+
+def test_a_handshake_ack_carrying_data_and_an_abort_keep_their_titles():
+    w = Wire()
+    w.tcp("c", SYN, mss=1460)
+    w.tcp("s", SYN | ACK, ack=w.seq["c"], mss=1460)
+    w.tcp("c", ACK | PSH, b"hello", ack=w.seq["s"])
+    w.tcp("s", ACK, ack=w.seq["c"])
+    w.tcp("c", RST | ACK, ack=w.seq["s"])
+    conv, = analyse(w.pcap()).conversations
+    assert [trace.info_text(s) for s in conv.segments] == [
+        "3-Way handshake (SYN)", "3-Way handshake (SYN/ACK)", "3-Way handshake (ACK+data)",
+        "ACK", "Connection abort (RST/ACK)"]
