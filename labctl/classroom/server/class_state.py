@@ -102,7 +102,7 @@ def read_activity(audit_file: Path) -> Activity:
             data = handle.read()
     except FileNotFoundError:
         return found
-    for line in data.split("\n"):
+    for line in data.split(b"\n"):
         try:
             entry = json.loads(line)
         except ValueError:
