@@ -18,6 +18,7 @@ from labctl.classroom.server import class_routes, instances
 from labctl.classroom.server.access import Access, Caller, InstanceParam, LabName, Refused, Target
 from labctl.classroom.server.public import public_nodes
 from labctl.classroom.web import sessions as session
+from labctl.classroom.web import words
 from labctl.errors import LabctlError
 from labctl.lab import loader
 
@@ -65,9 +66,10 @@ def _error_text(caller: Caller, code: str | None) -> str | None:
 
 def _back(lab: str | None, instance: str | None, error: str | None = None
           ) -> RedirectResponse:
-    query = {k: v for k, v in (("lab", lab), ("instance", instance), ("error", error)) if v}
-    return RedirectResponse(f"/web/labs?{urlencode(query)}" + (f"#lab-{lab}" if lab else ""),
-                            status_code=303)
+    """To the lab's own page (lab_page.py)."""
+    query = urlencode({k: v for k, v in (("instance", instance), ("error", error)) if v})
+    where = f"/web/labs/{lab}" if lab else "/web/labs"
+    return RedirectResponse(where + (f"?{query}" if query else ""), status_code=303)
 
 
 # -- login -------------------------------------------------------------------------------
@@ -163,6 +165,7 @@ async def lab_action(target: Target, action: str) -> Response:
         elif action == "down":
             await api.down(target)
             class_routes.board(target.caller).record(target.lab, target.instance, None)
+            step_results(target).clear()
         elif action == "check":
             report = await api.check(target)
             class_routes.board(target.caller).record(
@@ -172,7 +175,7 @@ async def lab_action(target: Target, action: str) -> Response:
         else:
             raise Refused(404, "no such button")
     except (LabctlError, HTTPException) as exc:
-        result = f"error: {getattr(exc, 'detail', None) or exc}"
+        result = f"error: {words.for_the_page(str(getattr(exc, 'detail', None) or exc))}"
     server.audit.record(user=target.identity.user, action=f"web_{action}", lab=target.lab,
                         instance=target.instance, result=result)
     class_routes.board(target.caller).touch()  # the live grid redraws (state, activity)
@@ -183,6 +186,13 @@ async def lab_action(target: Target, action: str) -> Response:
     return _back(target.lab, instance, action if action in ERRORS else "button")
 
 
+def step_results(target) -> dict[int, object]:
+    """The latest result of each step of a lab instance (the server's memory: the lab's
+    page shows them; down forgets them)."""
+    kept = target.caller.request.app.state.__dict__.setdefault("web_steps", {})
+    return kept.setdefault((target.lab, target.instance), {})
+
+
 async def _step(target, index: str) -> str:
     server = target.server
     lab = await asyncio.to_thread(server.ops.load_lab, server.catalogue.find(
@@ -190,6 +200,7 @@ async def _step(target, index: str) -> str:
     if not index.isdigit() or int(index) >= len(lab.steps):
         raise Refused(422, f"{lab.name} has no step {index}")
     done = await asyncio.to_thread(server.ops.run_step, lab, target.instance, int(index))
+    step_results(target)[int(index)] = done
     return "ok" if done.passed else f"error: step {int(index) + 1}: {done.message}"
 
 

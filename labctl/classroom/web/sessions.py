@@ -126,10 +126,16 @@ class CookieLogin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith("/web/"):
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if path.startswith("/web/static/"):
+            await self.app(scope, receive, send)  # public, and cached (assets.py)
+            return
         if path.startswith("/v1/"):
             await self._observe(scope, receive, send)
             return
@@ -161,6 +167,28 @@ class CookieLogin:
             await self.app(scope, receive, _html_errors(_no_store(send),
                                                         self._auditor(scope, token)))
             return
+        await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A page's WebSocket (a terminal): the session cookie is the login, and only a
+        page of this very server may open it (the Origin a browser always sends). Refused
+        before the handshake: the browser sees the connection fail, nothing else."""
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+        sessions: Sessions = scope["app"].state.web_sessions
+        found = sessions.get(_cookie(headers.get(b"cookie", b"").decode("latin-1")))
+        if found is not None and scope["app"].state.server.tokens.user_for(
+                found.token) is None:
+            found = None
+        if not origin or not same_origin({"origin": origin, "host": headers.get(
+                b"host", b"").decode("latin-1")}, scheme) or found is None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 4403})
+            return
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+        scope["headers"].append((b"authorization", f"Bearer {found.token}".encode()))
         await self.app(scope, receive, send)
 
     @staticmethod
