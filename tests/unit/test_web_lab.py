@@ -101,3 +101,58 @@ def test_the_lab_page_of_a_lab_that_is_down(world):
     assert page.status_code == 200
     assert "Student sheet" in page.text and "Bring up" in page.text
     assert 'role="img"' in page.text and "address at up" in page.text  # the topology
+
+
+class ClassOps(Ops):
+    def up(self, lab, instance):
+        from labctl.service.report import LabReport, Report
+        self.running.add((lab.name, instance))
+        return Report("up", [LabReport(lab.name, instance, lab.name)])
+
+
+def _post(client, path, **form):
+    from labctl.classroom.web import sessions as session
+    return client.post(path, data={"csrf": session.csrf_token("root"), **form},
+                       headers={"origin": "http://testserver"}, follow_redirects=True)
+
+
+def test_the_class_is_the_roster_the_instructor_gives(tmp_path):
+    config = ServerConfig(socket=None, state_dir=tmp_path, instructors="no-such-group-here")
+    ops = ClassOps()
+    app = create_app(config, ops=ops)
+    root = _web(app, TokenStore(config.tokens_file).add("root"))
+    ops.running = {(LAB, "stranger"), (LAB, "root")}  # another server's lab, root's own
+    github = ("identifier,github_username,github_id,name\n"
+              "ann,ann-gh,1,Ann A\n,ben-gh,2,Ben B\n")
+    page = _post(root, "/web/class/roster", names=github, mode="replace", lab=LAB)
+    assert "2 students make the class" in page.text and 'role="status"' in page.text
+    grid = root.get(f"/web/class/{LAB}/grid").text
+    assert "ann" in grid and "ben-gh" in grid and "stranger" not in grid
+    assert ">root<" not in grid
+
+    page = _post(root, f"/web/class/{LAB}/up")
+    assert f"{LAB}: 2 of 2 up." in page.text and (LAB, "ann") in ops.running
+    page = _post(root, f"/web/class/{LAB}/check")
+    assert "Checked every student." in page.text and "2 students" in page.text
+    grid = root.get(f"/web/class/{LAB}/grid").text
+    assert grid.count("<time") == 2  # each row's last-checked time
+    page = _post(root, f"/web/class/{LAB}/down")
+    assert f"{LAB}: 2 of 2 removed." in page.text and (LAB, "ann") not in ops.running
+    assert (LAB, "stranger") in ops.running  # not the class's: left alone
+
+    page = _post(root, "/web/class/roster/remove", student="ben-gh", lab=LAB)
+    assert "ben-gh is no longer on the class list" in page.text
+    assert "ben-gh" not in root.get(f"/web/class/{LAB}/grid").text
+    bad = _post(root, "/web/class/roster", names="Name,Score\nAnn,3\n", mode="add")
+    assert "no column of user names" in bad.text and 'role="alert"' in bad.text
+
+
+def test_a_student_who_logs_in_joins_the_class(tmp_path):
+    config = ServerConfig(socket=None, state_dir=tmp_path, instructors="no-such-group-here")
+    app = create_app(config, ops=ClassOps())
+    tokens = TokenStore(config.tokens_file)
+    root = _web(app, tokens.add("root"))
+    _post(root, "/web/class/roster", names="ann\n", mode="replace")
+    _web(app, tokens.add("cleo")).get("/web/labs")
+    status = root.get("/web/class").text
+    assert "cleo" in status and "joined by using the server" in status

@@ -64,12 +64,12 @@ async def lab_page(target: Target, error: str | None = None) -> HTMLResponse:
         xterm_v=assets.version("xterm/xterm.js"), lab_js_v=assets.version("lab.js"))
 
 
-def _answer(target, fragment: str, anchor: str, failed: bool) -> Response:
+def _answer(target, fragment: str, anchor: str, failed: str | None) -> Response:
     if target.caller.request.headers.get(FRAGMENT):
         return HTMLResponse(fragment, status_code=200)
     where = f"/web/labs/{target.lab}{_query(target)}"
     if failed:
-        where += ("&" if "?" in where else "?") + "error=button"
+        where += ("&" if "?" in where else "?") + f"error={failed}"
     return RedirectResponse(f"{where}#{anchor}", status_code=303)
 
 
@@ -95,7 +95,7 @@ async def run_step(target: Target, index: int) -> Response:
         target.caller.request.app.state.web_sessions.say(target.identity.user, error)
     fragment = pages.templates.get_template("step_result.html").render(
         step=lab.steps[index], index=index, done=done, error=error)
-    return _answer(target, fragment, f"step-{index + 1}", error is not None)
+    return _answer(target, fragment, f"step-{index + 1}", "step" if error else None)
 
 
 @router.post("/labs/{lab}/checks")
@@ -124,7 +124,7 @@ async def run_checks(target: Target) -> Response:
         lab=lab, titles=[title(c) for c in lab.checks], error=error,
         results=latest["checks"] if latest else None,
         checked_at=latest.get("at") if latest else None)
-    return _answer(target, fragment, "checks", error is not None)
+    return _answer(target, fragment, "checks", "check" if error else None)
 
 
 @router.get("/labs/{lab}/topology.svg")
