@@ -205,6 +205,8 @@ async def class_up(caller: Instructor, lab: LabName, body: Students) -> Streamin
     path = server.catalogue.find(lab, caller.identity.instance)
     model = await asyncio.to_thread(server.ops.load_lab, path)
     todo = {s: instances.base_instance(s) for s in body.students}
+    if server.audit.roster is not None:  # whom the instructor brings a lab up for: the class
+        await asyncio.to_thread(server.audit.roster.add_members, list(todo))
 
     async def one(student: str, instance: str) -> dict:
         try:

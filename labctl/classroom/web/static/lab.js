@@ -78,7 +78,7 @@
       "/nodes/" + encodeURIComponent(node) + "/shell" + terms.dataset.q;
   }
 
-  function selectTab(tab) {
+  function selectTab(tab, stay) {  // stay: keyboard focus stays where it is
     var tabs = document.querySelectorAll("#terminal-tabs [role=tab]");
     for (var i = 0; i < tabs.length; i++) {
       var on = tabs[i] === tab;
@@ -86,7 +86,7 @@
       tabs[i].tabIndex = on ? 0 : -1;
       document.getElementById(tabs[i].getAttribute("aria-controls")).hidden = !on;
     }
-    if (tab && tab.labctlOpen) tab.labctlOpen();
+    if (tab && tab.labctlOpen) tab.labctlOpen(stay);
   }
 
   function copyText(text) {
@@ -126,7 +126,8 @@
       var fit = new window.FitAddon.FitAddon();
       term.loadAddon(fit);
       term.open(screen);
-      window.labctlTerminals[node + (n > 1 ? "-" + n : "")] = term;
+      var key = window.labctlTerminals[node] ? node + "-" + n : node;
+      window.labctlTerminals[key] = term;
       var socket = new WebSocket(shellURL(node));
       socket.binaryType = "arraybuffer";
       var encoder = new TextEncoder(), ended = false;
@@ -173,20 +174,22 @@
         ended = true;
         socket.close();  // the server ends the shell and everything it started
         term.dispose();
-        delete window.labctlTerminals[node + (n > 1 ? "-" + n : "")];
+        delete window.labctlTerminals[key];
         var next = tab.previousElementSibling || tab.nextElementSibling;
         tab.remove(); panel.remove();
-        if (next) { selectTab(next); next.focus(); }
+        if (next) { selectTab(next, true); next.focus(); }
         else document.getElementById("open-terminal-" + node).focus();
       };
-      tab.labctlOpen = function () { window.setTimeout(function () { sendSize(); term.focus(); }, 0); };
+      tab.labctlOpen = function (stay) {
+        window.setTimeout(function () { sendSize(); if (!stay) term.focus(); }, 0);
+      };
       tab.onclick = function () { selectTab(tab); };
       tab.onkeydown = function (e) {
         var tabs = Array.prototype.slice.call(document.querySelectorAll("#terminal-tabs [role=tab]"));
         var i = tabs.indexOf(tab), to = null;
         if (e.key === "ArrowRight") to = tabs[(i + 1) % tabs.length];
         if (e.key === "ArrowLeft") to = tabs[(i - 1 + tabs.length) % tabs.length];
-        if (to) { e.preventDefault(); to.focus(); selectTab(to); }
+        if (to) { e.preventDefault(); to.focus(); selectTab(to, true); }
       };
       if (window.ResizeObserver) new ResizeObserver(function () { if (!panel.hidden) sendSize(); }).observe(screen);
       selectTab(tab);
