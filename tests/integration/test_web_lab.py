@@ -208,6 +208,11 @@ def test_a_student_does_the_whole_lab_in_the_browser(server, people):
         driver.execute_script("window.scrollTo(0, 0)")
         both_sizes(driver, "16-lab-running")
 
+        # a refusal is a page too
+        driver.get(f"{server.url}/web/class")
+        assert "not an instructor" in driver.page_source
+        both_sizes(driver, "18-refused")
+
         # the whole trace, on a phone too
         driver.get(f"{server.url}/web/labs/{LAB}/trace")
         both_sizes(driver, "17-trace")
@@ -247,11 +252,15 @@ def test_an_instructor_runs_the_class_in_the_browser(server, people, tmp_path):
         _wait(lambda: driver.find_element(By.ID, "live").text == "live", 10, "the live grid")
         _wait(lambda: _grid_row(driver, ben)[-1:] == ["running; not checked yet"], 10,
               "ben's lab up in the grid")
-        # a student's own check reaches the open grid at once
+        # a student's own check reaches the open grid at once, and keyboard focus on
+        # the grid stays where it was through the redraw
+        driver.execute_script("document.getElementById(arguments[0]).focus()", f"student-{ben}")
         with Client(server.url, token=people["ann"][1]) as api:
             api.check(LAB)
         _wait(lambda: (_grid_row(driver, ann) or ["-"])[0] == "10/10", 10,
               "ann's check in the grid")
+        assert driver.switch_to.active_element.get_attribute("id") == f"student-{ben}"
+        assert driver.find_element(By.ID, "live").get_attribute("aria-live") is None
 
         _submit(driver, By.ID, "check-all", timeout=180)
         notice = driver.find_element(By.CSS_SELECTOR, ".notice").text

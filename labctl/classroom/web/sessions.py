@@ -283,13 +283,16 @@ def _html_errors(send: Send, record) -> Send:
             detail = bytes(held["body"]).decode("utf-8", "replace")
         status = held["start"]["status"]
         record(status, str(detail))
-        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Refused"
-                "</title><style>body{font:18px/1.45 system-ui,sans-serif;margin:2em}"
-                ".error{background:#fadcd9;border-left:6px solid #b3261e;padding:.5em 1em}"
-                "</style></head><body><h1>Not possible</h1>"
-                f"<p class='error' role='alert'>{html.escape(str(detail))}</p>"
+        from labctl.classroom.web.words import for_the_page
+        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                "<title>Refused</title><style>body{font:18px/1.45 system-ui,sans-serif;"
+                "margin:0}main{padding:1em 1.5em}.error{background:#fadcd9;"
+                "border-left:6px solid #9c1f17;padding:.5em 1em}</style></head><body><main>"
+                "<h1>Not possible</h1><p class='error' role='alert'>"
+                f"{html.escape(for_the_page(str(detail)))}</p>"
                 f"<p><a href='/web/'>Back to your page</a></p><p><small>HTTP {status}"
-                "</small></p></body></html>").encode()
+                "</small></p></main></body></html>").encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(page)).encode())]})
