@@ -49,7 +49,7 @@
   // -- terminals --------------------------------------------------------------------
   var terms = document.getElementById("terminals");
   window.labctlTerminals = {};  // node -> xterm Terminal (the browser tests read them)
-  var xtermLoading = null, tabCount = 0;
+  var xtermLoading = null, tabCount = 0, perNode = {};
 
   function loadScript(src) {
     return new Promise(function (resolve, reject) {
@@ -103,7 +103,8 @@
       var tab = document.createElement("button");
       tab.type = "button"; tab.setAttribute("role", "tab"); tab.id = id + "-tab";
       tab.setAttribute("aria-controls", id); tab.className = "tab";
-      tab.textContent = node + (n > 1 ? " (" + n + ")" : "");
+      perNode[node] = (perNode[node] || 0) + 1;  // client, client (2), ...
+      tab.textContent = node + (perNode[node] > 1 ? " (" + perNode[node] + ")" : "");
       document.getElementById("terminal-tabs").appendChild(tab);
 
       var panel = document.createElement("div");
