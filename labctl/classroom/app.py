@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from labctl.classroom.server.app import create_app as create_api
 from labctl.classroom.server.config import ServerConfig
-from labctl.classroom.web import pages, sessions
+from labctl.classroom.web import assets, class_page, lab_page, pages, sessions
 from labctl.service.lab_service import LabService
 
 
@@ -17,5 +17,8 @@ def create_app(config: ServerConfig, ops: LabService | None = None) -> FastAPI:
 
 def _install_pages(app: FastAPI) -> None:
     app.state.web_sessions = sessions.Sessions()
+    app.include_router(assets.router)
+    app.include_router(lab_page.router)
+    app.include_router(class_page.router)
     app.include_router(pages.router)
     app.add_middleware(sessions.CookieLogin)

@@ -265,6 +265,11 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def relabel(conv: Conversation) -> None:
+    """Label a connection anew after more of its segments came in (a live capture)."""
+    _finish(conv)
+
+
 def _finish(conv: Conversation) -> None:
     """Orientation, handshake and teardown labels: decided once a connection's segments are in."""
     first_syn = next((s for s in conv.segments if s.packet.flags & _SYN_ACK == SYN), None)

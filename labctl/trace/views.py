@@ -163,16 +163,18 @@ def ladder_text(conv: Conversation, names: Names, width: int = 64) -> str:
 SVG_WIDTH, LEFT_X, RIGHT_X, STEP = 800, 140, 660, 34
 
 
-def ladder_svg(conv: Conversation, names: Names) -> str:
-    return ladders_svg([conv], names)
+def ladder_svg(conv: Conversation, names: Names, key: str = "") -> str:
+    return ladders_svg([conv], names, key=key)
 
 
-def ladders_svg(conversations: list[Conversation], names: Names, tables: bool = False) -> str:
+def ladders_svg(conversations: list[Conversation], names: Names, tables: bool = False,
+                key: str = "") -> str:
     """Every given connection's ladder, one below the other, in one picture; with `tables`,
-    each handshake and teardown packet's layer tables (sender's and receiver's) after it."""
+    each handshake and teardown packet's layer tables (sender's and receiver's) after it.
+    `key` makes the picture's ids its own (several pictures in one page)."""
     body, y, width = [_legend_svg()], 30, SVG_WIDTH
     for conv in conversations:
-        part, height = _ladder_group(conv, names, y)
+        part, height = _ladder_group(conv, names, y, key)
         body.append(part)
         y += height
         if tables:
@@ -182,21 +184,25 @@ def ladders_svg(conversations: list[Conversation], names: Names, tables: bool = 
             body.append(part)
             y += height
             width = max(width, table_width)
+    label = "; ".join(headline(c, names) for c in conversations[:3]) or "no connection"
     return "\n".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" '
-        f'viewBox="0 0 {width} {y}" font-family="monospace" font-size="13">',
-        '<defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="9" refY="4" '
+        f'viewBox="0 0 {width} {y}" font-family="monospace" font-size="13" role="img" '
+        f'aria-label="Ladder: {html.escape(label, quote=True)}">',
+        f'<defs><marker id="arrow{key}" markerWidth="10" markerHeight="8" refX="9" refY="4" '
         'orient="auto"><path d="M0,0 L10,4 L0,8 z" fill="#333"/></marker></defs>',
         '<rect width="100%" height="100%" fill="white"/>', *body, "</svg>"])
 
 
-def _ladder_group(conv: Conversation, names: Names, y0: int) -> tuple[str, int]:
+def _ladder_group(conv: Conversation, names: Names, y0: int, key: str = ""
+                  ) -> tuple[str, int]:
     top = y0 + 90
     height = 90 + STEP * len(conv.segments) + 30
     client = f"{names.of(conv.client[0], 'client')} {_endpoint(conv.client)}"
     server = f"{names.of(conv.server[0], 'server')} {_endpoint(conv.server)}"
     out = [
-        f'<g class="connection" id="conn-{conv.stream}">',
+        f'<g class="connection" id="conn{key}-{conv.stream}">',
+        f'<title>{html.escape(headline(conv, names))}</title>',
         f'<text x="20" y="{y0 + 24}" font-weight="bold">{html.escape(headline(conv, names))}'
         '</text>',
         f'<text x="{LEFT_X}" y="{y0 + 54}" text-anchor="middle" font-weight="bold">'
@@ -213,7 +219,7 @@ def _ladder_group(conv: Conversation, names: Names, y0: int) -> tuple[str, int]:
         x1, x2 = (LEFT_X, RIGHT_X) if s.from_client else (RIGHT_X, LEFT_X)
         colour = _colour(s)
         out.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y + 14}" stroke="{colour}" '
-                   f'stroke-width="1.5" marker-end="url(#arrow)"/>')
+                   f'stroke-width="1.5" marker-end="url(#arrow{key})"/>')
         out.append(f'<text x="{(LEFT_X + RIGHT_X) / 2}" y="{y + 2}" text-anchor="middle" '
                    f'fill="{colour}">{html.escape(arrow_label(s))}</text>')
         out.append(f'<text x="20" y="{y + 10}" fill="#666">#{s.packet.number}</text>')
@@ -276,19 +282,31 @@ def _colour(seg: Segment) -> str:
     return "#333"
 
 
+TRACE_CSS = (
+    "body{font:16px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1b}"
+    "main{padding:1em;max-width:1400px}h1{font-size:1.5em}h2{font-size:1.15em;margin:0}"
+    "summary{cursor:pointer;padding:.4em 0}details{border-top:1px solid #ccc;padding:.3em 0}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+    "padding:4px 8px;font-size:13px;white-space:nowrap;text-align:left}th{background:#f3f3f3}"
+    ".scroll{overflow-x:auto;max-width:100%}.scroll:focus-visible{outline:3px solid #f9a825}"
+    "svg{max-width:100%;height:auto}"
+    ".swatch{display:inline-block;width:1em;height:1em;margin-right:.5em;"
+    "vertical-align:middle}.legend{list-style:none;padding:0}")
+OPEN_CONNECTIONS = 3  # the first ones are shown open; the others are one line until opened
+
+
 def html_page(analysis: Analysis, names: Names, title: str,
               conversations: list[Conversation] | None = None) -> str:
+    """A page on its own (lang, viewport, one main landmark, unique ids): each connection
+    is a disclosure, its wide tables and ladder scroll sideways on a phone."""
     conversations = analysis.conversations if conversations is None else conversations
     title = printable(title)  # a file's or a lab's name
     legend = "".join(f'<li><span class="swatch" style="background:{colour}"></span>'
                      f"{html.escape(text)}</li>" for colour, text in LEGEND)
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             "</title><style>body{font-family:sans-serif;margin:2em}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;font-size:13px}th{background:#f3f3f3}"
-             ".swatch{display:inline-block;width:1em;height:1em;margin-right:.5em;"
-             "vertical-align:middle}.legend{list-style:none;padding:0}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+             f"<title>{html.escape(title)}</title><style>{TRACE_CSS}</style></head><body>"
+             f"<main><h1>{html.escape(title)}</h1>",
              "<h2>Legend</h2><ul class='legend'>", legend, "</ul>",
              "<p>Sequence and acknowledgement numbers are relative, as Wireshark shows them: "
              "counted from each side's initial sequence number (ISN), whose raw value is in the "
@@ -296,21 +314,35 @@ def html_page(analysis: Analysis, names: Names, title: str,
              "the window scale agreed in the SYNs). The sender's table reads top down, the "
              "receiver's bottom up, as the course draws them; the Physical row shows the "
              "frame's leading bits.</p>"]
-    for conv in conversations:
-        parts.append(f"<h2 id='conn-{conv.stream}'>{html.escape(headline(conv, names))}</h2>")
+    if not conversations and not analysis.udp_flows:
+        parts.append("<p>No TCP connection or UDP datagram captured yet.</p>")
+    for index, conv in enumerate(conversations):
+        opened = " open" if index < OPEN_CONNECTIONS else ""
+        parts.append(f"<details{opened}><summary><h2 id='conn-{conv.stream}' "
+                     f"style='display:inline'>{html.escape(headline(conv, names))}</h2>"
+                     "</summary>")
         isns = _isn_text(conv, names)
         parts.append(f"<p>Raw initial sequence numbers: {html.escape(isns)}</p>")
         for view in conversation_views(conv, names.by_ip, names.captured_on, names.matchers,
                                        names.medium):
             parts.append(f"<h3>{html.escape(view.title)}</h3>")
-            parts.append(_html_table(LAYER_COLUMNS, view.rows))
-        parts.append(_segments_table(conv, names))
-        parts.append(ladders_svg([conv], names))
+            parts.append(_scroll(_html_table(LAYER_COLUMNS, view.rows), view.title))
+        parts.append(_scroll(_segments_table(conv, names), f"segments of connection "
+                                                          f"{conv.stream}"))
+        parts.append(_scroll(ladders_svg([conv], names, key=f"-ladder-{conv.stream}"),
+                             f"ladder of connection {conv.stream}"))
+        parts.append("</details>")
     for flow in analysis.udp_flows:
         parts.append(f"<h2>UDP {_endpoint(flow.src)} → {_endpoint(flow.dst)}: "
                      f"{len(flow.datagrams)} datagrams, no handshake</h2>")
-    parts.append("</body></html>")
+    parts.append("</main></body></html>")
     return "\n".join(parts)
+
+
+def _scroll(inner: str, label: str) -> str:
+    """A wide table or picture that scrolls sideways on a narrow screen (and by keyboard)."""
+    return (f"<div class='scroll' role='region' tabindex='0' "
+            f"aria-label='{html.escape(label, quote=True)}'>{inner}</div>")
 
 
 def _isn_text(conv: Conversation, names: Names) -> str:
@@ -324,7 +356,8 @@ def _isn_text(conv: Conversation, names: Names) -> str:
 
 def _segments_table(conv: Conversation, names: Names) -> str:
     """The packet list with a raw-number column, and the raw numbers on hover."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*PACKET_COLUMNS, "Raw seq / ack"])
+    head = "".join(f"<th scope='col'>{html.escape(c)}</th>"
+                   for c in [*PACKET_COLUMNS, "Raw seq / ack"])
     body = []
     for seg, row in zip(conv.segments, packet_rows(conv, names), strict=True):
         p = seg.packet
@@ -337,7 +370,7 @@ def _segments_table(conv: Conversation, names: Names) -> str:
 
 
 def _html_table(columns: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"

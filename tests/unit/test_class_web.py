@@ -89,7 +89,8 @@ def test_class_api_is_for_instructors_only(world):
 
 def test_a_broken_lab_is_a_row_not_a_crash(world):
     app, ops, tokens = world
-    ops.running = {(LAB, "zoeq"), (LAB, "broke"), (LAB, "bug")}
+    ops.running = {(LAB, "zoeq"), (LAB, "broke"), (LAB, "bug"), (LAB, "stranger")}
+    app.state.server.audit.roster.add_members(["broke", "bug"])
     grid = TestClient(app).post(f"/v1/class/{LAB}/check", json={"students": None},
                                 headers={"authorization": f"Bearer {tokens['root']}"})
     assert grid.status_code == 200, grid.text
@@ -99,6 +100,7 @@ def test_a_broken_lab_is_a_row_not_a_crash(world):
     assert rows["bug"]["state"] == "error" and "KeyError" in rows["bug"]["note"]
     assert rows["zoeq"]["score"] == "10/10" and rows["ben"]["state"] == "no lab"
     assert "root" not in rows  # instructors are not graded
+    assert "stranger" not in rows  # a lab on the engine whose owner is not of the class
 
 
 def test_pages_need_a_login_and_the_cookie_never_authorises_the_api(world):

@@ -36,8 +36,8 @@ UserName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00/]
 
 class Students(Strict):
     students: list[UserName] | None = Field(
-        None, max_length=1000, description="User names; default: every student the server "
-        "knows (token holders, users in the audit log, owners of running labs).")
+        None, max_length=1000, description="User names; default: the class (the roster the "
+        "instructor gave, token holders and the users of this server).")
 
 
 class StudentLab(Strict):
@@ -107,10 +107,11 @@ async def roster(caller: Caller, wanted: list[str] | None = None
         class_state.read_activity, server.config.audit_file))
     if wanted is not None:
         return {u: instances.base_instance(u) for u in wanted}, nodes, activity
-    known = set(server.tokens.users()) | set(activity.last)
-    running = {n["instance"] for n in nodes}
-    return (class_state.students(known, running, server.config.instructors), nodes,
-            activity)
+    # The class is this server's roster: the list the instructor gave, and the students
+    # who use this server. A lab on the engine that nobody of the class owns (another
+    # server's, root's own CLI) is not the class's.
+    known = activity.in_class(set(server.tokens.users()))
+    return class_state.students(known, set(), server.config.instructors), nodes, activity
 
 
 def lab_states(base: str, nodes: list[dict], activity: class_state.Activity
@@ -204,6 +205,8 @@ async def class_up(caller: Instructor, lab: LabName, body: Students) -> Streamin
     path = server.catalogue.find(lab, caller.identity.instance)
     model = await asyncio.to_thread(server.ops.load_lab, path)
     todo = {s: instances.base_instance(s) for s in body.students}
+    if server.audit.roster is not None:  # whom the instructor brings a lab up for: the class
+        await asyncio.to_thread(server.audit.roster.add_members, list(todo))
 
     async def one(student: str, instance: str) -> dict:
         try:

@@ -30,6 +30,20 @@ ROSTER_SAVE_EVERY = 5.0  # seconds between writes of roster.json for activity al
 class Activity:
     last: dict[str, str] = field(default_factory=dict)  # user -> time of their last request
     ups: dict[tuple[str, str], str] = field(default_factory=dict)  # (lab, instance) -> time
+    members: list[str] = field(default_factory=list)  # the class list the instructor gave
+    left: dict[str, str] = field(default_factory=dict)  # user -> when taken off the class
+
+    def in_class(self, known: set[str]) -> set[str]:
+        """The class: the members, and everyone else the server knows (token holders,
+        users who made a request) unless taken off the list and not back since."""
+        others = {u for u in known | set(self.last)
+                  if u not in self.left or self.last.get(u, "") > self.left[u]}
+        return set(self.members) | others
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _is_up(entry: dict) -> bool:
@@ -55,7 +69,9 @@ class Roster:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             return Activity(last=dict(data["last"]),
-                            ups={(lab, inst): when for lab, inst, when in data["ups"]})
+                            ups={(lab, inst): when for lab, inst, when in data["ups"]},
+                            members=[str(m) for m in data.get("members", [])],
+                            left=dict(data.get("left", {})))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
@@ -76,13 +92,38 @@ class Roster:
 
     def activity(self) -> Activity:
         with self._lock:
-            return Activity(dict(self._activity.last), dict(self._activity.ups))
+            return Activity(dict(self._activity.last), dict(self._activity.ups),
+                            list(self._activity.members), dict(self._activity.left))
+
+    def add_members(self, names: list[str], replace: bool = False) -> None:
+        """The instructor's class list (roster.parse_students): added, or in place of the
+        old list (whoever is dropped is taken off the class)."""
+        with self._lock:
+            found = self._activity
+            if replace:
+                for gone in set(found.members) - set(names):
+                    found.left[gone] = _now()
+                found.members = []
+            for name in names:
+                found.left.pop(name, None)
+                if name not in found.members:
+                    found.members.append(name)
+        self.save()
+
+    def remove_member(self, name: str) -> None:
+        """Off the class, until they use the server again (a student who logs in joins)."""
+        with self._lock:
+            if name in self._activity.members:
+                self._activity.members.remove(name)
+            self._activity.left[name] = _now()
+        self.save()
 
     def save(self) -> None:
         with self._lock:
             data = {"last": self._activity.last,
                     "ups": [[lab, inst, when] for (lab, inst), when in
-                            sorted(self._activity.ups.items())]}
+                            sorted(self._activity.ups.items())],
+                    "members": self._activity.members, "left": self._activity.left}
             self._saved_at = time.monotonic()
             text = json.dumps(data, ensure_ascii=False)
             spare = self.path.with_name(self.path.name + ".new")
@@ -154,11 +195,12 @@ class Board:
         return self._changed
 
     def record(self, lab: str, instance: str, report: dict | None) -> None:
-        """A check report (None: the lab went down, its results no longer stand)."""
+        """A check report (None: the lab went down, its results no longer stand); kept
+        with the time it came in (`at`, ISO 8601 UTC)."""
         if report is None:
             self.results.pop((lab, instance), None)
         else:
-            self.results[(lab, instance)] = report
+            self.results[(lab, instance)] = {**report, "at": _now()}
         self.touch()
 
     def touch(self) -> None:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Literal
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labctl.classroom import grades
 from labctl.classroom.server import class_routes, instances
-from labctl.classroom.server.access import Access, Caller, InstanceParam, LabName, Refused, Target
+from labctl.classroom.server.access import Access, Caller, InstanceParam, Refused, Target
 from labctl.classroom.server.public import public_nodes
 from labctl.classroom.web import sessions as session
+from labctl.classroom.web import words
 from labctl.errors import LabctlError
 from labctl.lab import loader
 
@@ -52,7 +51,14 @@ async def _posted(caller: Caller) -> dict[str, str]:
 # detail (the server's own message) waits for the user in the session store.
 ERRORS = {"up": "The lab could not be brought up.", "down": "The lab could not be removed.",
           "check": "The checks could not run.", "step": "The step did not pass.",
-          "button": "That button does nothing here."}
+          "button": "That button does nothing here.",
+          "roster": "The class list was not changed.",
+          "class-up": "Not every student's lab came up.",
+          "class-down": "Not every student's lab was removed."}
+# What a page may say went well (?done=CODE), with the server's detail.
+NOTICES = {"checked": "Checked every student.", "roster": "The class list was updated.",
+           "class-up": "The lab is up for the class.",
+           "class-down": "The lab was removed for the class."}
 
 
 def _error_text(caller: Caller, code: str | None) -> str | None:
@@ -63,11 +69,20 @@ def _error_text(caller: Caller, code: str | None) -> str | None:
     return f"{ERRORS[code]} {detail}" if detail else ERRORS[code]
 
 
+def _notice_text(caller: Caller, code: str | None) -> str | None:
+    """The confirmation for ?done=CODE: a fixed text, and the detail the server kept."""
+    if code not in NOTICES:
+        return None
+    detail = caller.request.app.state.web_sessions.said(caller.identity.user)
+    return f"{NOTICES[code]} {detail}" if detail else NOTICES[code]
+
+
 def _back(lab: str | None, instance: str | None, error: str | None = None
           ) -> RedirectResponse:
-    query = {k: v for k, v in (("lab", lab), ("instance", instance), ("error", error)) if v}
-    return RedirectResponse(f"/web/labs?{urlencode(query)}" + (f"#lab-{lab}" if lab else ""),
-                            status_code=303)
+    """To the lab's own page (lab_page.py)."""
+    query = urlencode({k: v for k, v in (("instance", instance), ("error", error)) if v})
+    where = f"/web/labs/{lab}" if lab else "/web/labs"
+    return RedirectResponse(where + (f"?{query}" if query else ""), status_code=303)
 
 
 # -- login -------------------------------------------------------------------------------
@@ -163,6 +178,7 @@ async def lab_action(target: Target, action: str) -> Response:
         elif action == "down":
             await api.down(target)
             class_routes.board(target.caller).record(target.lab, target.instance, None)
+            step_results(target).clear()
         elif action == "check":
             report = await api.check(target)
             class_routes.board(target.caller).record(
@@ -172,7 +188,7 @@ async def lab_action(target: Target, action: str) -> Response:
         else:
             raise Refused(404, "no such button")
     except (LabctlError, HTTPException) as exc:
-        result = f"error: {getattr(exc, 'detail', None) or exc}"
+        result = f"error: {words.for_the_page(str(getattr(exc, 'detail', None) or exc))}"
     server.audit.record(user=target.identity.user, action=f"web_{action}", lab=target.lab,
                         instance=target.instance, result=result)
     class_routes.board(target.caller).touch()  # the live grid redraws (state, activity)
@@ -183,6 +199,13 @@ async def lab_action(target: Target, action: str) -> Response:
     return _back(target.lab, instance, action if action in ERRORS else "button")
 
 
+def step_results(target) -> dict[int, object]:
+    """The latest result of each step of a lab instance (the server's memory: the lab's
+    page shows them; down forgets them)."""
+    kept = target.caller.request.app.state.__dict__.setdefault("web_steps", {})
+    return kept.setdefault((target.lab, target.instance), {})
+
+
 async def _step(target, index: str) -> str:
     server = target.server
     lab = await asyncio.to_thread(server.ops.load_lab, server.catalogue.find(
@@ -190,6 +213,7 @@ async def _step(target, index: str) -> str:
     if not index.isdigit() or int(index) >= len(lab.steps):
         raise Refused(422, f"{lab.name} has no step {index}")
     done = await asyncio.to_thread(server.ops.run_step, lab, target.instance, int(index))
+    step_results(target)[int(index)] = done
     return "ok" if done.passed else f"error: step {int(index) + 1}: {done.message}"
 
 
@@ -222,85 +246,3 @@ async def pcap(target: Target, node: str) -> Response:
 def _escape(text: str) -> str:
     import html
     return html.escape(text)
-
-
-# -- the class (instructors) -------------------------------------------------------------
-async def _grid(caller: Caller, lab_name: str) -> grades.Grades:
-    """The grid as the latest results stand (no check is run to draw it)."""
-    from labctl.checks.run import title
-    server = caller.server
-    lab = await asyncio.to_thread(server.ops.load_lab,
-                                  server.catalogue.find(lab_name, caller.identity.instance))
-    students, nodes, _ = await class_routes.roster(caller)
-    running = {n["instance"] for n in nodes if n["lab"] == lab.name}
-    board = class_routes.board(caller)
-    rows = []
-    for student, base in students.items():
-        latest = board.results.get((lab.name, base))
-        if base not in running:
-            rows.append(grades.no_lab(student, base, lab.name))
-        elif latest is None:
-            rows.append(grades.Row(student, base, grades.NOT_CHECKED,
-                                   note="running; not checked yet"))
-        else:
-            rows.append(grades.checked(student, base, latest["checks"]))
-    return grades.grades(lab.name, [title(c) for c in lab.checks], rows)
-
-
-@router.get("/class", response_class=HTMLResponse)
-async def class_page(caller: class_routes.Instructor, lab: str | None = None,
-                     error: str | None = None) -> HTMLResponse:
-    error = _error_text(caller, error)  # a fixed text, never the URL's words
-    offered = sorted(caller.server.catalogue.server_labs())
-    chosen = lab if lab in offered else (offered[0] if offered else None)
-    grid = await _grid(caller, chosen) if chosen else None
-    return _page(caller.request, "class.html", caller, labs=offered, lab=chosen, grid=grid,
-                 error=error)
-
-
-@router.get("/class/{lab}/grid", response_class=HTMLResponse)
-async def class_grid(caller: class_routes.Instructor, lab: LabName) -> HTMLResponse:
-    return _page(caller.request, "grid.html", caller, grid=await _grid(caller, lab))
-
-
-@router.get("/class/{lab}/events")
-async def class_events(caller: class_routes.Instructor, lab: LabName) -> StreamingResponse:
-    """Server-sent events: one `change` whenever a check, up or down may change the grid."""
-    board = class_routes.board(caller)
-    request = caller.request
-
-    async def events():
-        seen = board.version
-        yield f"retry: 1000\nevent: hello\ndata: {seen}\n\n"
-        while not await request.is_disconnected():
-            now = await board.wait(seen, SSE_HEARTBEAT)
-            if now == seen:
-                yield ": still here\n\n"
-                continue
-            seen = now
-            yield f"event: change\ndata: {now}\n\n"
-
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
-
-
-@router.get("/class/{lab}/grades.csv")
-async def class_csv(caller: class_routes.Instructor, lab: LabName,
-                    book: Literal["csv", "moodle", "canvas"] = Query("csv", alias="for")
-                    ) -> Response:
-    """The grid as a spreadsheet, or as Moodle's or Canvas's grade import takes it."""
-    from labctl.classroom import grade_formats as render
-    grid = await _grid(caller, lab)
-    name = f"{lab}-grades{'' if book == 'csv' else '-' + book}.csv"
-    return Response(render.as_file(render.render(grid, book), book),
-                    media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
-
-
-@router.post("/class/{lab}/check")
-async def class_check_button(caller: class_routes.Instructor, lab: LabName) -> Response:
-    await _posted(caller)
-    found = await class_routes.grade(caller, lab, None)
-    caller.server.audit.record(user=caller.identity.user, action="web_class_check", lab=lab,
-                               instance=None, result=f"ok: {found.summary()}")
-    return RedirectResponse(f"/web/class?{urlencode({'lab': lab})}", status_code=303)

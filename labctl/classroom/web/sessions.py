@@ -126,10 +126,16 @@ class CookieLogin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith("/web/"):
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if path.startswith("/web/static/"):
+            await self.app(scope, receive, send)  # public, and cached (assets.py)
+            return
         if path.startswith("/v1/"):
             await self._observe(scope, receive, send)
             return
@@ -161,6 +167,28 @@ class CookieLogin:
             await self.app(scope, receive, _html_errors(_no_store(send),
                                                         self._auditor(scope, token)))
             return
+        await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A page's WebSocket (a terminal): the session cookie is the login, and only a
+        page of this very server may open it (the Origin a browser always sends). Refused
+        before the handshake: the browser sees the connection fail, nothing else."""
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+        sessions: Sessions = scope["app"].state.web_sessions
+        found = sessions.get(_cookie(headers.get(b"cookie", b"").decode("latin-1")))
+        if found is not None and scope["app"].state.server.tokens.user_for(
+                found.token) is None:
+            found = None
+        if not origin or not same_origin({"origin": origin, "host": headers.get(
+                b"host", b"").decode("latin-1")}, scheme) or found is None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 4403})
+            return
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+        scope["headers"].append((b"authorization", f"Bearer {found.token}".encode()))
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -255,13 +283,16 @@ def _html_errors(send: Send, record) -> Send:
             detail = bytes(held["body"]).decode("utf-8", "replace")
         status = held["start"]["status"]
         record(status, str(detail))
-        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Refused"
-                "</title><style>body{font:18px/1.45 system-ui,sans-serif;margin:2em}"
-                ".error{background:#fadcd9;border-left:6px solid #b3261e;padding:.5em 1em}"
-                "</style></head><body><h1>Not possible</h1>"
-                f"<p class='error' role='alert'>{html.escape(str(detail))}</p>"
+        from labctl.classroom.web.words import for_the_page
+        page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                "<title>Refused</title><style>body{font:18px/1.45 system-ui,sans-serif;"
+                "margin:0}main{padding:1em 1.5em}.error{background:#fadcd9;"
+                "border-left:6px solid #9c1f17;padding:.5em 1em}</style></head><body><main>"
+                "<h1>Not possible</h1><p class='error' role='alert'>"
+                f"{html.escape(for_the_page(str(detail)))}</p>"
                 f"<p><a href='/web/'>Back to your page</a></p><p><small>HTTP {status}"
-                "</small></p></body></html>").encode()
+                "</small></p></main></body></html>").encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(page)).encode())]})
