@@ -40,7 +40,7 @@ class ServerState:
     audit: AuditLog
     ups: UpQueue
     limits: Limits
-    testing: set = field(default_factory=set)  # (lab, instance) of the tests under way
+    testing: set = field(default_factory=set)  # (lab, instance) of tests past their up
 
 
 def create_app(config: ServerConfig, ops: LabService | None = None,
@@ -158,20 +158,19 @@ async def up_progress(target: Target) -> schemas.UpProgress:
 
 async def _start(target: Allowed, key: tuple[str, str], work: Callable[[], dict]
                  ) -> asyncio.Task:
-    """The `up` of key in the queue, once the student's lab quota allows it. The check
-    and the registration are one step per student: two requests at once cannot both
-    pass it (every route that starts or keeps a lab comes here)."""
-    server = target.server
-    async with server.limits.starting(target.identity):
-        if not target.identity.instructor:
-            await _check_quota(target, key)
-        return server.ups.start(key, work)
+    """The `up` of key in the queue, once the student's lab quota allows it (every route
+    that starts or keeps a lab comes here). Nothing is awaited between the quota's look
+    at the pending `up`s and this one's registration: two pressed at once cannot both
+    pass."""
+    if not target.identity.instructor:
+        await _check_quota(target, key)
+    return target.server.ups.start(key, work)
 
 
 async def _check_quota(target: Allowed, key: tuple[str, str]) -> None:
     server = target.server
     running = await _blocking(server.ops.running_labs)
-    mine = {(lab, inst) for lab, inst in running | server.ups.pending() | server.testing
+    mine = {(lab, inst) for lab, inst in running | server.ups.pending()
             if instances.copy_number(target.identity.instance, inst) is not None}
     limit = server.config.labs_per_student
     if key not in mine and len(mine) >= limit:
@@ -190,14 +189,14 @@ async def test(target: Target, keep: bool = False) -> dict:
     lab = await _load(target)
     _check_lab(target.caller, lab)
     key = (lab.name, target.instance)
-    if key in server.testing:
+    await _blocking(server.ops.refuse_if_up, lab.name, target.instance)
+    work = await _start(target, key,
+                        lambda: public_report(server.ops.up(lab, target.instance)))
+    if key in server.testing:  # two tests pressed at once: one `up`, one test
         raise Refused(409, f"a test of {lab.name} (instance '{target.instance}') is under "
                            "way: wait for its report")
-    await _blocking(server.ops.refuse_if_up, lab.name, target.instance)
-    server.testing.add(key)  # counted in the quota from here on
+    server.testing.add(key)
     try:
-        work = await _start(target, key,
-                            lambda: public_report(server.ops.up(lab, target.instance)))
         try:
             await asyncio.shield(work)
         except LabctlError as exc:  # the report says why, as a local `labctl test` does

@@ -14,7 +14,6 @@ one of `max_streams` instead, for as long as they last.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import math
@@ -84,7 +83,6 @@ class Limits:
         self._buckets: dict[str, _Bucket] = {}
         self._streams: dict[str, int] = {}
         self._streams_lock = threading.Lock()
-        self._starting: dict[str, asyncio.Lock] = {}
 
     # -- requests ------------------------------------------------------------------
     def admit(self, who: Identity) -> None:
@@ -118,11 +116,6 @@ class Limits:
             yield slot
         finally:
             slot.release()
-
-    def starting(self, who: Identity) -> asyncio.Lock:
-        """Held while a student's lab quota is checked and their `up` registered, so two
-        requests at once cannot both pass the check."""
-        return self._starting.setdefault(who.user, asyncio.Lock())
 
     # -- streams -------------------------------------------------------------------
     def stream(self, who: Identity) -> StreamSlot:
