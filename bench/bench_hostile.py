@@ -42,7 +42,7 @@ SLEEPY = "name: sleepy\nnodes:\n  box: {}\nsteps:\n  - on: box\n    run: sleep 2
 
 
 class Server:
-    def __init__(self, tag: str):
+    def __init__(self, tag: str, options: list[str] | None = None):
         self.work = Path(tempfile.mkdtemp(prefix=f"labctl-bench-hostile-{tag}-"))
         self.sock = self.work / "labctl.sock"
         with socket.socket() as probe:
@@ -50,7 +50,8 @@ class Server:
             self.port = probe.getsockname()[1]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labctl.cli", "serve", "--socket", str(self.sock),
-             "--state-dir", str(self.work / "state"), "--listen", f"127.0.0.1:{self.port}"],
+             "--state-dir", str(self.work / "state"), "--listen", f"127.0.0.1:{self.port}",
+             *(options or [])],
             cwd=ROOT, stderr=subprocess.DEVNULL)
         for _ in range(150):
             try:
@@ -112,15 +113,29 @@ class Workers:
 
     def __init__(self, server: Server):
         self.server, self.stop = server, threading.Event()
-        self.times: dict[str, list[float | None]] = {"student": [], "instructor": []}
+        self.times: dict[str, list[float | None]] = {"student": [], "instructor": [],
+                                                     "engine": []}
+        self.when: dict[str, list[float]] = {"student": [], "instructor": [], "engine": []}
+        self.began = time.monotonic()
         self.up_seconds: float | None = None
+        self.marks: list[str] = []
 
     def run(self) -> list[threading.Thread]:
         def loop(who: str) -> None:
+            if who == "engine":  # the same listing, asked of Docker itself: its share
+                from labctl.runtime.engine_api import LeanAPI, unix_socket
+                api = LeanAPI(unix_socket(os.environ.get("DOCKER_HOST")), lambda: None)
+                ask = lambda: api.containers(all=True, filters={"label": ["labctl.lab"]})  # noqa: E731
+                while not self.stop.is_set():
+                    self.when[who].append(time.monotonic() - self.began)
+                    self.times[who].append(_timed(ask))
+                    self.stop.wait(0.2)
+                return
             make = ((lambda: self.server.student("bench-student", timeout=30))
                     if who == "student" else lambda: self.server.instructor(timeout=30))
             with make() as client:
                 while not self.stop.is_set():
+                    self.when[who].append(time.monotonic() - self.began)
                     self.times[who].append(_timed(client.status))
                     self.stop.wait(0.2)
 
@@ -133,13 +148,19 @@ class Workers:
         with self.server.student("bench-student", timeout=300) as client:
             self.up_seconds = _timed(lambda: client.up(LAB))
 
+    def slowest(self, who: str, count: int = 8) -> str:
+        pairs = sorted(((t, w) for t, w in zip(self.times[who], self.when[who], strict=True)
+                        if t is not None), reverse=True)[:count]
+        return ", ".join(f"{t * 1000:.0f} ms at {w:.0f} s" for t, w in pairs)
+
     def line(self, who: str) -> str:
         done = sorted(t for t in self.times[who] if t is not None)
         failed = sum(t is None for t in self.times[who])
         if not done:
             return f"{who}: no status answered ({failed} failed)"
         p95 = done[min(len(done) - 1, int(len(done) * 0.95))]
-        return (f"{who} status p50 {statistics.median(done) * 1000:.0f} ms, p95 "
+        what = "Docker's own listing" if who == "engine" else f"{who} status"
+        return (f"{what} p50 {statistics.median(done) * 1000:.0f} ms, p95 "
                 f"{p95 * 1000:.0f} ms ({len(done)} answered, {failed} failed)")
 
 
@@ -154,6 +175,9 @@ def _never_reading(server: Server, token: str, path: str) -> socket.socket:
 
 def attack(server: Server, seconds: float, workers: Workers) -> dict[str, int]:
     counts = {"refused": 0, "answered": 0}
+
+    def mark(what: str) -> None:
+        workers.marks.append(f"{what} at {time.monotonic() - workers.began:.0f} s")
 
     def call(work, timeout: float = 120) -> None:
         with server.student("bench-attacker", timeout=timeout) as client:
@@ -177,6 +201,7 @@ def attack(server: Server, seconds: float, workers: Workers) -> dict[str, int]:
         thread.start()
         jobs.append(thread)
 
+    mark("shell")
     # hang: the shell that never reads, then 70 execs into its node
     from websockets.sync.client import connect
     with contextlib.suppress(OSError), connect(
@@ -186,22 +211,28 @@ def attack(server: Server, seconds: float, workers: Workers) -> dict[str, int]:
         ws.send(b"yes\n")
         time.sleep(2)
         ws.socket.close()
+    mark("70 execs")
     later(lambda: many(70, lambda c: c.exec(LAB, "server", ["echo", "hi"], timeout=5), 60))
+    mark("tests")
     # queue: two tests whose step sleeps, then the other student's up
     later(lambda: call(lambda c: c.test("sleepy")))
     later(lambda: call(lambda c: c.test("sleepy", f"{_instance('bench-attacker')}-2")))
     time.sleep(3)
+    mark("up")
     later(workers.up)
+    mark("memory")
     # memory: a live capture never read while the node rewrites its pcap; 2 GB of output
     later(lambda: call(lambda c: c.exec(LAB, "server", [
         "sh", "-c", f"end=$(($(date +%s) + {int(seconds)})); while [ $(date +%s) -lt $end ];"
         " do head -c 8M /dev/zero > /captures/server.pcap; done"], timeout=int(seconds) + 5)))
     stalled = _never_reading(server, token, f"/v1/labs/{LAB}/nodes/client/capture/live")
     later(lambda: call(lambda c: c.exec(LAB, "client", ["head", "-c", "2G", "/dev/zero"])))
+    mark("fifo")
     # hang: a FIFO for a capture, then 90 long execs
     call(lambda c: c.exec(LAB, "client", ["sh", "-c", "rm -f /captures/client.pcap; "
                                           "mkfifo /captures/client.pcap"]))
     later(lambda: call(lambda c: c.captures(LAB, node="client"), 30))
+    mark("90 execs")
     later(lambda: many(90, lambda c: c.exec(LAB, "client", ["sleep", "20"], timeout=30), 60))
     for thread in jobs:
         thread.join(timeout=seconds + 60)
@@ -214,8 +245,9 @@ def _instance(user: str) -> str:
     return base_instance(user)
 
 
-def one_run(tag: str, seconds: float, hostile: bool) -> None:
-    server = Server(tag)
+def one_run(tag: str, seconds: float, hostile: bool, verbose: bool = False,
+            options: list[str] | None = None) -> None:
+    server = Server(tag, options)
     workers = Workers(server)
     try:
         threads = workers.run()
@@ -229,8 +261,9 @@ def one_run(tag: str, seconds: float, hostile: bool) -> None:
         workers.stop.set()
         for thread in threads:
             thread.join(timeout=35)
-        print(f"{tag} run ({time.monotonic() - began:.0f} s):")
-        for who in ("student", "instructor"):
+        print(f"{tag} run ({time.monotonic() - began:.0f} s; the host's load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+        for who in ("student", "instructor", "engine"):
             print(f"  {workers.line(who)}")
         up = "failed" if workers.up_seconds is None else f"{workers.up_seconds:.1f} s"
         print(f"  the second student's up: {up}")
@@ -238,6 +271,10 @@ def one_run(tag: str, seconds: float, hostile: bool) -> None:
             print(f"  the attacker: {counts['answered']} requests answered, "
                   f"{counts['refused']} refused")
         print(f"  server peak RSS {server.peak_rss() / 2**20:.0f} MiB")
+        if verbose:
+            print(f"  marks: {'; '.join(workers.marks)}")
+            for who in ("student", "instructor", "engine"):
+                print(f"  {who}'s slowest: {workers.slowest(who)}")
     finally:
         with server.instructor(timeout=120) as client:
             for user in ("bench-student", "bench-attacker"):
@@ -251,12 +288,17 @@ def one_run(tag: str, seconds: float, hostile: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40, help="length of each run")
+    parser.add_argument("--serve", action="append", default=[], metavar="OPTION",
+                        help="an option for labctl serve (repeatable), e.g. "
+                             "--serve=--max-requests=2")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also when each attack began, and the slowest answers")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the server and the labs need Docker")
     print("goals: other students' status p95 under 200 ms, server RSS under 500 MiB")
-    one_run("quiet", args.seconds, hostile=False)
-    one_run("hostile", args.seconds, hostile=True)
+    one_run("quiet", args.seconds, hostile=False, verbose=args.verbose, options=args.serve)
+    one_run("hostile", args.seconds, hostile=True, verbose=args.verbose, options=args.serve)
 
 
 if __name__ == "__main__":

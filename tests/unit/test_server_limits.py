@@ -146,3 +146,30 @@ def test_a_step_stops_when_the_budget_is_spent():
     assert not second.passed and "is spent" in second.message and len(runtime.argv) == 1
     alone = steps.run_step(runtime, 0, step, "c")
     assert alone.message == "timed out after 100s" and runtime.argv[-1][1] == "100"
+
+
+def test_status_lists_once_for_many_and_again_after_a_change():
+    from labctl.classroom.server.listing import Listing
+    calls = []
+
+    def slow_list():
+        import time
+        time.sleep(0.05)
+        calls.append(1)
+        return [len(calls)]
+
+    listing = Listing(slow_list)
+
+    async def main():
+        many = []
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                async def ask():
+                    many.append(await listing.nodes())
+                group.start_soon(ask)
+        assert many == [[1]] * 20 and len(calls) == 1  # one engine call for all
+        assert await listing.nodes() == [1]  # kept
+        listing.changed()  # an up or a down through the server
+        assert await listing.nodes() == [2]
+
+    anyio.run(main)

@@ -16,6 +16,7 @@ from labctl.classroom.server.catalogue import Catalogue
 from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.server.journal import UpJournal
 from labctl.classroom.server.limits import Limits
+from labctl.classroom.server.listing import Listing
 from labctl.classroom.server.middleware import Audit, BodyLimit
 from labctl.classroom.server.public import public_report, refuse_custom_images
 from labctl.classroom.server.tokens import TokenStore
@@ -40,6 +41,7 @@ class ServerState:
     audit: AuditLog
     ups: UpQueue
     limits: Limits
+    listing: Listing  # what `status` answers from (at most a second old)
     testing: set = field(default_factory=set)  # (lab, instance) of tests past their up
 
 
@@ -58,7 +60,7 @@ def create_app(config: ServerConfig, ops: LabService | None = None,
         catalogue=Catalogue(config.lab_dirs, config.user_labs_dir if config.user_labs else None),
         tokens=TokenStore(config.tokens_file), audit=audit,
         ups=UpQueue(config.concurrent_ups, UpJournal(config.state_dir / "ups")),
-        limits=Limits(config))
+        limits=Limits(config), listing=Listing(ops.nodes))
     errors.install(app)
     app.include_router(router)
     app.include_router(streams.router)
@@ -164,7 +166,9 @@ async def _start(target: Allowed, key: tuple[str, str], work: Callable[[], dict]
     pass."""
     if not target.identity.instructor:
         await _check_quota(target, key)
-    return target.server.ups.start(key, work)
+    task = target.server.ups.start(key, work)
+    task.add_done_callback(lambda _task: target.server.listing.changed())
+    return task
 
 
 async def _check_quota(target: Allowed, key: tuple[str, str]) -> None:
@@ -206,6 +210,7 @@ async def test(target: Target, keep: bool = False) -> dict:
             server.ops.test_after_up(lab, target.instance, keep)))
     finally:
         server.testing.discard(key)
+        server.listing.changed()
 
 
 @router.post("/labs/{lab}/down", response_model=schemas.DownResult)
@@ -213,7 +218,10 @@ async def down(target: Target) -> schemas.DownResult:
     """Remove the lab's containers and networks (found by labels; no lab file needed)."""
     server = target.server
     await server.ups.settle((target.lab, target.instance))
-    containers, networks = await _blocking(server.ops.down, target.lab, target.instance)
+    try:
+        containers, networks = await _blocking(server.ops.down, target.lab, target.instance)
+    finally:
+        server.listing.changed()
     target.caller.note(result=f"ok: removed {containers} containers, {networks} networks")
     return schemas.DownResult(lab=target.lab, instance=target.instance, containers=containers,
                               networks=networks)
@@ -225,8 +233,9 @@ async def status(caller: Access, instance: InstanceParam = None,
     """Running labs: a student's own instances only; an instructor's, everyone's."""
     caller.note(lab=lab, instance=instance)
     wanted = None if instance is None else caller.instance_for(instance)
-    nodes = await _blocking(caller.server.ops.nodes, lab, wanted)
-    seen = [n for n in nodes if caller.may_see(n.instance)]
+    nodes = await caller.server.listing.nodes()
+    seen = [n for n in nodes if caller.may_see(n.instance) and lab in (None, n.lab)
+            and wanted in (None, n.instance)]
     return public_report(by_lab("status", seen))
 
 
