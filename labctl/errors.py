@@ -69,6 +69,13 @@ class RuntimeFailure(LabctlError):
     exit_code = EXIT_RUNTIME
 
 
+class FileRefused(RuntimeFailure):
+    """A node's file labctl will not read: not a regular file (a FIFO would never end)
+    or over the size it reads."""
+
+    exit_code = EXIT_INVALID
+
+
 class EngineUnavailable(RuntimeFailure):
     pass
 

@@ -10,6 +10,8 @@ import typer
 from labctl.classroom.server import config as defaults
 from labctl.errors import InvalidInput
 
+QUEUE_SECONDS = 10  # labctl.classroom.server.limits.QUEUE_SECONDS (not imported: anyio)
+
 StateDirOpt = Annotated[Path, typer.Option(
     "--state-dir", envvar="LABCTL_STATE_DIR", file_okay=False,
     help="Where the server keeps tokens, the audit log and students' own labs.")]
@@ -82,12 +84,36 @@ def serve(
     state_dir: StateDirOpt = defaults.DEFAULT_STATE_DIR,
     no_user_labs: Annotated[bool, typer.Option(
         "--no-user-labs", help="Students may not send lab files of their own.")] = False,
-    labs_per_student: Annotated[int, typer.Option(min=1, help="Labs up at once per student."
-                                                  )] = 3,
-    nodes_per_lab: Annotated[int, typer.Option(min=1, help="Largest lab a student may run."
-                                               )] = 8,
+    labs_per_student: Annotated[int, typer.Option(
+        min=1, help="Labs up at once per student (up, test --keep and the web's Up count).",
+        )] = defaults.ServerConfig.labs_per_student,
+    nodes_per_lab: Annotated[int, typer.Option(
+        min=1, help="Largest lab a student may run or send, in nodes.",
+        )] = defaults.ServerConfig.nodes_per_lab,
+    max_networks: Annotated[int, typer.Option(
+        min=1, help="Networks per lab a student may run (each takes a subnet of the pool; "
+        "a student's fixed subnets must lie in the pool, a /24 or smaller each).",
+        )] = defaults.ServerConfig.max_networks,
+    max_requests: Annotated[int, typer.Option(
+        min=1, help=f"Requests of one student under way at once; more wait up to "
+        f"{QUEUE_SECONDS} s for one to end, then are refused.",
+        )] = defaults.ServerConfig.max_requests,
+    max_rate: Annotated[int, typer.Option(
+        min=1, help="Requests a minute per student (as many may come at once).",
+        )] = defaults.ServerConfig.max_rate,
+    max_streams: Annotated[int, typer.Option(
+        min=1, help="Shells, live captures and log follows one student has open at once.",
+        )] = defaults.ServerConfig.max_streams,
+    max_step_seconds: Annotated[float, typer.Option(
+        min=1, help="Seconds a student's test may spend in its steps, in all (and a step "
+        "run from the web page)."
+    )] = defaults.ServerConfig.max_step_seconds,
+    max_output: Annotated[int, typer.Option(
+        min=1024, help="Bytes of stdout (and of stderr) an exec returns; a command that "
+        "prints more is stopped there."
+    )] = defaults.ServerConfig.output_limit,
     concurrent_ups: Annotated[int, typer.Option(min=1, help="`up`s run at once; the rest "
-                                                "queue.")] = 8,
+                                                "queue.")] = defaults.ServerConfig.concurrent_ups,
     install_systemd: Annotated[bool, typer.Option(
         "--install-systemd", help="Write /etc/systemd/system/labctl.service running "
         "`labctl serve` with these options, then exit (enable it with systemctl).")] = False,
@@ -114,7 +140,9 @@ def serve(
         socket=None if no_socket else socket, socket_group=socket_group, listen=_listen(listen),
         tls_cert=tls_cert, tls_key=tls_key, instructors=instructors, lab_dirs=list(labs or []),
         state_dir=state_dir, user_labs=not no_user_labs, labs_per_student=labs_per_student,
-        nodes_per_lab=nodes_per_lab, concurrent_ups=concurrent_ups)
+        nodes_per_lab=nodes_per_lab, max_networks=max_networks, max_requests=max_requests,
+        max_rate=max_rate, max_streams=max_streams, max_step_seconds=max_step_seconds,
+        output_limit=max_output, concurrent_ups=concurrent_ups)
     if config.socket is None and config.listen is None:
         raise InvalidInput("nothing to listen on: drop --no-socket or give --listen")
     if config.listen is not None:

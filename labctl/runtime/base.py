@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]  # one line of progress, for whoever shows it
 
+# A command run to its end (Runtime.run) is bounded: what it prints is kept up to
+# RUN_LIMIT bytes a stream (it is stopped beyond), and it is stopped after RUN_DEADLINE
+# seconds unless the caller gives its own. A node's file is read up to READ_LIMIT bytes.
+RUN_LIMIT = 16 * 1024 * 1024
+RUN_DEADLINE = 300.0
+READ_LIMIT = 64 * 1024 * 1024  # a capture fills at most a quarter of a 256 MiB node
+
 
 def quiet(_: str) -> None:
     """Progress nobody shows."""
@@ -158,11 +165,16 @@ class Runtime(Protocol):
         """
 
     # -- inside a node -------------------------------------------------------------
-    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
-        """Run a command to completion."""
+    def run(self, container: str, argv: list[str], user: str = "", *,
+            limit: int = RUN_LIMIT, deadline: float = RUN_DEADLINE) -> ExecResult:
+        """Run a command to completion, reading its output as it comes: each stream is
+        kept up to `limit` bytes, and a command that prints more is stopped there (the
+        output cut at `limit`); one still running after `deadline` seconds is stopped
+        (RuntimeFailure). Nothing it started keeps running in the node after either."""
 
     def exec_stream(self, container: str, argv: list[str]) -> ExecStream:
-        """Run a command, streaming its output (labctl exec)."""
+        """Run a command, streaming its output (labctl exec); closing the stream (from
+        any thread) stops the command."""
 
     def start_background(self, container: str, argv: list[str]) -> None:
         """Start a command and return at once; its output is discarded."""
@@ -174,8 +186,10 @@ class Runtime(Protocol):
              ) -> Iterator[bytes]:
         """What the node's main process printed; with follow, until it stops."""
 
-    def read_file(self, container: str, path: str) -> bytes:
-        """A file's bytes (a pcap while tcpdump writes it); RuntimeFailure if missing."""
+    def read_file(self, container: str, path: str, limit: int = READ_LIMIT) -> bytes:
+        """A regular file's bytes (a pcap while tcpdump writes it); RuntimeFailure if
+        missing, FileRefused if it is not a regular file (a FIFO would never end) or
+        holds more than `limit` bytes. Bounded in time."""
 
     def follow_file(self, container: str, path: str) -> Iterator[bytes]:
         """A file's bytes from its start, then whatever is appended, until the caller
@@ -196,7 +210,7 @@ class Follower:
     waits for the next chunk: it stops the follower in the node, which ends the wait."""
 
     def __init__(self, runtime: Runtime, container: str, stream: ExecStream):
-        self._runtime, self._container = runtime, container
+        self._runtime, self._container, self._stream = runtime, container, stream
         self._chunks = self._read(stream)
         self._pid = b""
         self._stopped = False
@@ -224,4 +238,7 @@ class Follower:
         if number.isdigit():
             # A node that is gone took its follower with it.
             with contextlib.suppress(RuntimeFailure):
-                self._runtime.run(self._container, ["kill", number.decode()])
+                self._runtime.run(self._container, ["kill", number.decode()], deadline=10)
+        close = getattr(self._stream, "close", None)
+        if close is not None:  # a read waiting in another thread ends now
+            close()

@@ -14,6 +14,7 @@ import importlib
 import io
 import ipaddress
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from labctl.errors import (
     EngineUnavailable,
+    FileRefused,
     ImageBuildFailed,
     ImageMissing,
     LabctlError,
@@ -35,8 +37,18 @@ from labctl.lab import naming
 from labctl.runtime import host_guard as isolation
 from labctl.runtime import images, subnets
 from labctl.runtime.agent_protocol import FAILED, READY
-from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress, follow_by_tail
+from labctl.runtime.base import (
+    READ_LIMIT,
+    RUN_DEADLINE,
+    RUN_LIMIT,
+    ExecResult,
+    NetworkInfo,
+    NodeInfo,
+    Progress,
+    follow_by_tail,
+)
 from labctl.runtime.base import quiet as _quiet
+from labctl.runtime.engine_api import Attached, frames
 
 if TYPE_CHECKING:
     import docker
@@ -44,6 +56,9 @@ if TYPE_CHECKING:
     from labctl.lab.plan import NetworkPlan, NodePlan
 
 T = TypeVar("T")
+READY_DEADLINE = 120.0  # seconds a node has to report ready (its services listening)
+READ_DEADLINE = 20.0  # seconds to read a file of a node
+_END_DEADLINE = 10.0  # seconds to end a stopped command's processes
 
 
 class _Lazy:
@@ -280,15 +295,34 @@ class DockerRuntime:
         return node.container
 
     @_wrapped
-    def wait_ready(self, container: str, node: str) -> None:
-        """Block until the node's agent logs that every service listens."""
+    def wait_ready(self, container: str, node: str, deadline: float = READY_DEADLINE) -> None:
+        """Block until the node's agent logs that every service listens (NodeFailed
+        after `deadline` seconds without it)."""
         lines = _LogLines()
-        for raw in self._api.logs(container, stream=True, follow=True, stdout=True,
-                                  stderr=True):
-            if any(_ready(line, node, lines) for line in lines.feed(raw)):
+        stream = self._api.logs(container, stream=True, follow=True, stdout=True, stderr=True)
+        late = threading.Event()
+
+        def give_up() -> None:
+            late.set()
+            stream.close()  # ends the wait for the next line
+
+        timer = threading.Timer(deadline, give_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            for raw in stream:
+                if any(_ready(line, node, lines) for line in lines.feed(raw)):
+                    return
+            if any(_ready(line, node, lines) for line in lines.feed(b"", final=True)):
                 return
-        if any(_ready(line, node, lines) for line in lines.feed(b"", final=True)):
-            return
+        except engine_errors():
+            if not late.is_set():
+                raise
+        finally:
+            timer.cancel()
+        if late.is_set():
+            raise NodeFailed(f"node '{node}' was not ready within {deadline:g} s:\n"
+                             + lines.tail())
         # The stream ended: the container stopped (or was removed) before ready.
         raise NodeFailed(f"node '{node}' stopped before it was ready:\n" + lines.tail())
 
@@ -329,23 +363,78 @@ class DockerRuntime:
 
     # -- inside a node -------------------------------------------------------------
     @_wrapped
-    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
-        exec_id = self._exec_create(container, argv, stdout=True, stderr=True, user=user)
+    def run(self, container: str, argv: list[str], user: str = "", *,
+            limit: int = RUN_LIMIT, deadline: float = RUN_DEADLINE) -> ExecResult:
+        """The command to its end, read as it runs: at most `limit` bytes of each stream
+        are kept, and a command that prints more, or runs past `deadline` seconds, is
+        stopped there (what it printed until then is returned; past the deadline,
+        RuntimeFailure)."""
+        mark = uuid.uuid4().hex
+        exec_id = self._exec_create(container, argv, stdout=True, stderr=True, user=user,
+                                    environment={SESSION_MARK: mark})
+        output = _Output(limit)
         with self._node_lost_on_error(container):
-            out, err = self._api.exec_start(exec_id, demux=True)
-            code = self._api.exec_inspect(exec_id)["ExitCode"]
+            attached = self._attach(exec_id, tty=False)
+            try:
+                ended = output.collect(attached, deadline)
+            finally:
+                attached.close()
+        if not ended:  # cut, or out of time: what it started goes too
+            self._end_marked(container, mark)
+            if not output.cut:
+                raise RuntimeFailure(f"a command in {container} did not end within "
+                                     f"{deadline:g} s: stopped ({' '.join(argv)[:60]})")
+        out, err = bytes(output.out), bytes(output.err)
         refused = _runc_refused(out)
         if refused:
             raise _cannot_start(container, refused)
+        code = self._exit_code(container, exec_id, wait=not ended)
+        if not ended:  # stopped by us: killed, whatever the engine says of it
+            return ExecResult(_EXEC_KILLED if code in (None, 0, _EXEC_FAILED) else code,
+                              out, err)
         self._check_exit(container, code)
-        return ExecResult(code if code is not None else _EXEC_FAILED, out or b"", err or b"")
+        return ExecResult(code if code is not None else _EXEC_FAILED, out, err)
+
+    def _exit_code(self, container: str, exec_id: str, wait: bool) -> int | None:
+        """The exec's exit code; `wait`: it was just stopped, give it a moment to end."""
+        for _ in range(20 if wait else 1):
+            with self._node_lost_on_error(container):
+                found = self._api.exec_inspect(exec_id)
+            if not found.get("Running"):
+                return found.get("ExitCode")
+            time.sleep(0.1)
+        return None
+
+    def _attach(self, exec_id: str, tty: bool, buffered: bool = True) -> Attached:
+        """The started command's connection: labctl's Engine API client gives it as it
+        is; the SDK's socket is read through its buffered response (it may hold the
+        first bytes already), unless not `buffered` (select() sees only the socket)."""
+        handle = self._api.exec_start(exec_id, tty=tty, socket=True)
+        if isinstance(handle, Attached):
+            return handle
+        sock = getattr(handle, "_sock", handle)
+        reader = None
+        with contextlib.suppress(AttributeError):
+            reader = handle._response.raw._fp.fp if buffered else None
+        attached = Attached(sock, reader)
+        attached.handle = handle  # kept: the SDK's response closes the socket when collected
+        return attached
+
+    def _end_marked(self, container: str, mark: str) -> None:
+        """End every process of the node that carries the mark (a session's, or a
+        command's that was stopped); bounded, and quiet if the node is gone."""
+        with contextlib.suppress(LabctlError, *engine_errors()):
+            self.run(container, ["sh", "-c", _END_SESSION, mark], deadline=_END_DEADLINE,
+                     limit=4096)
 
     @_wrapped
     def exec_stream(self, container: str, argv: list[str]) -> _DockerExecStream:
-        exec_id = self._exec_create(container, argv, stdout=True, stderr=True)
+        mark = uuid.uuid4().hex
+        exec_id = self._exec_create(container, argv, stdout=True, stderr=True,
+                                    environment={SESSION_MARK: mark})
         with self._node_lost_on_error(container):
-            return _DockerExecStream(self, container, exec_id, _checked_start(
-                container, self._api.exec_start(exec_id, stream=True, demux=True)))
+            attached = self._attach(exec_id, tty=False)
+        return _DockerExecStream(self, container, exec_id, mark, attached)
 
     @_wrapped
     def start_background(self, container: str, argv: list[str]) -> None:
@@ -359,30 +448,33 @@ class DockerRuntime:
         mark = uuid.uuid4().hex
         exec_id = self._exec_create(container, argv, stdin=True, tty=tty, stdout=True,
                                     stderr=True, environment={SESSION_MARK: mark})
-        return _DockerSession(self, container, mark, exec_id,
-                              self._api.exec_start(exec_id, tty=tty, socket=True))
+        with self._node_lost_on_error(container):
+            attached = self._attach(exec_id, tty=tty, buffered=False)
+        return _DockerSession(self, container, mark, exec_id, attached)
 
     @_wrapped
     def logs(self, container: str, follow: bool = False, tail: int | str = "all"
              ) -> Iterator[bytes]:
-        return _wrapped_stream(self._api.logs(container, stream=True, follow=follow,
+        return _ClosableStream(self._api.logs(container, stream=True, follow=follow,
                                               tail=tail))
 
     @_wrapped
-    def read_file(self, container: str, path: str) -> bytes:
-        # Read through the node, not the engine's archive API: that cannot see tmpfs
-        # mounts, and captures live on one. Reading is harmless to repeat, so a
-        # garbled stream (see GarbledStream) is simply read again.
-        for attempt in range(3):
-            try:
-                code, out, err = self.run(container, ["cat", "--", path])
-                break
-            except GarbledStream:
-                if attempt == 2:
-                    raise
+    def read_file(self, container: str, path: str, limit: int = READ_LIMIT) -> bytes:
+        """A regular file's bytes, read through the node (the engine's archive API
+        cannot see tmpfs mounts, and captures live on one); FileRefused for anything
+        else (a FIFO would never end) or beyond `limit` bytes; bounded in time."""
+        code, out, err = self.run(container, ["sh", "-c", _READ_REGULAR, path, str(limit + 1)],
+                                  limit=limit + 1, deadline=READ_DEADLINE)
+        if code == _NOT_REGULAR:
+            raise FileRefused(f"cannot read {path} in {container}: not a regular file "
+                              "(labctl reads only regular files)")
         if code != 0:
-            reason = err.decode("utf-8", "replace").strip() or f"cat exited with {code}"
+            reason = err.decode("utf-8", "replace").strip() or f"exited with {code}"
             raise RuntimeFailure(f"cannot read {path} in {container}: {reason}")
+        if len(out) > limit:
+            raise FileRefused(f"cannot read {path} in {container}: over {limit} bytes "
+                              f"(labctl reads at most {limit // (1024 * 1024)} MiB of a "
+                              "node's file)")
         return out
 
     def follow_file(self, container: str, path: str) -> Iterator[bytes]:
@@ -435,6 +527,54 @@ class DockerRuntime:
 # (137): the node may be stopping.
 _EXEC_FAILED = 126
 _EXEC_KILLED = 128 + 9
+# A regular file ($0), its first $1 bytes; exit 3 for anything else. A file swapped for
+# a FIFO between the test and the read blocks `head`: the read's deadline ends it.
+_NOT_REGULAR = 3
+_READ_REGULAR = 'test -f "$0" || { test -e "$0" && exit 3; }; exec head -c "$1" -- "$0"'
+
+
+class _Output:
+    """Both streams of a command, kept up to `limit` bytes each."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.out, self.err = bytearray(), bytearray()
+        self.cut = False
+
+    def collect(self, attached: Attached, deadline: float) -> bool:
+        """Read until the command's end (True), a stream over the limit (False, cut)
+        or the deadline (False)."""
+        ends = time.monotonic() + deadline
+        try:
+            for stream, payload in frames(attached, ends):
+                kept = self.err if stream == 2 else self.out
+                room = self.limit - len(kept)
+                kept += payload[:max(room, 0)]
+                if len(payload) > room:
+                    self.cut = True
+                    return False
+        except TimeoutError:
+            return False
+        return True
+
+
+class _ClosableStream:
+    """A log stream whose close() may come from any thread; engine errors as labctl's."""
+
+    def __init__(self, stream):
+        self._stream, self._chunks = stream, _wrapped_stream(stream)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
 
 
 
@@ -542,22 +682,34 @@ def _network_info(net: dict) -> NetworkInfo:
 
 
 class _DockerExecStream:
-    def __init__(self, runtime: DockerRuntime, container: str, exec_id: str, chunks: Iterator):
-        self._runtime, self._container, self._id, self._chunks = (runtime, container, exec_id,
-                                                                  chunks)
+    """A running command's output as it comes; close() (from any thread) ends the read
+    and the command."""
+
+    def __init__(self, runtime: DockerRuntime, container: str, exec_id: str, mark: str,
+                 attached: Attached):
+        self._runtime, self._container, self._id = runtime, container, exec_id
+        self._mark, self._attached = mark, attached
 
     def __iter__(self) -> Iterator[tuple[bytes | None, bytes | None]]:
-        return _wrapped_stream(self._checked())
+        return _wrapped_stream(_checked_start(self._container, self._checked()))
 
     def _checked(self) -> Iterator[tuple[bytes | None, bytes | None]]:
         with self._runtime._node_lost_on_error(self._container):
-            yield from self._chunks
+            try:
+                for stream, payload in frames(self._attached):
+                    yield (None, payload) if stream == 2 else (payload, None)
+            finally:
+                self._attached.close()
+
+    def close(self) -> None:
+        if not self._attached._closed.is_set():
+            self._attached.close()
+            self._runtime._end_marked(self._container, self._mark)
 
     @property
     @_wrapped
     def exit_code(self) -> int:
-        with self._runtime._node_lost_on_error(self._container):
-            code = self._runtime._api.exec_inspect(self._id)["ExitCode"]
+        code = self._runtime._exit_code(self._container, self._id, wait=True)
         self._runtime._check_exit(self._container, code)
         return code if code is not None else _EXEC_FAILED
 
@@ -570,32 +722,31 @@ _END_SESSION = ('for p in /proc/[0-9]*; do grep -qzx "LABCTL_SESSION=$0" "$p/env
 
 class _DockerSession:
     def __init__(self, runtime: DockerRuntime, container: str, mark: str, exec_id: str,
-                 wrapped):
+                 attached: Attached):
         self._runtime, self._container, self._mark = runtime, container, mark
-        self._api, self._id, self._wrapped = runtime._api, exec_id, wrapped
-        # docker returns a SocketIO wrapper on unix sockets; select needs the socket.
-        self._sock = getattr(wrapped, "_sock", wrapped)
+        self._api, self._id, self._attached = runtime._api, exec_id, attached
 
     def fileno(self) -> int:
-        return self._sock.fileno()
+        return self._attached.fileno()
 
     def recv(self, size: int) -> bytes:
-        return self._sock.recv(size)
+        return self._attached.read(size)
 
     def send(self, data: bytes) -> None:
-        self._sock.sendall(data)
+        self._attached.send(data)
 
     def resize(self, rows: int, cols: int) -> None:
         with contextlib.suppress(*engine_errors()):
             self._api.exec_resize(self._id, height=rows, width=cols)
 
     def close(self) -> None:
-        self._wrapped.close()
-        # Docker leaves an exec running when its client goes: end the shell (and what it
-        # started) so a dropped connection leaves no stray process in the node.
-        with contextlib.suppress(*engine_errors(), RuntimeFailure):
+        """Shut the connection down (the engine stops writing to it: a reader that
+        never read cannot hold the node), then end what the session started: Docker
+        leaves an exec running when its client goes. Bounded in time."""
+        self._attached.close()
+        with contextlib.suppress(*engine_errors(), LabctlError):
             if self._api.exec_inspect(self._id).get("Running"):
-                self._runtime.run(self._container, ["sh", "-c", _END_SESSION, self._mark])
+                self._runtime._end_marked(self._container, self._mark)
 
     @property
     @_wrapped

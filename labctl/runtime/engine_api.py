@@ -3,22 +3,105 @@
 Importing the docker SDK (and requests under it) costs a quarter of a second,
 more than `down` spends talking to the engine. These calls (list, create,
 start and remove containers and networks, follow a node's log, inspect an
-image) go over http.client instead, with the SDK's method names and
-arguments; every other method is the SDK's APIClient, created on first use.
-Errors are the SDK's own (docker.errors, imported only then), so callers
-handle both paths alike.
+image, and commands in a node: exec create, start, inspect, resize) go over
+http.client instead, with the SDK's method names and arguments; every other
+method is the SDK's APIClient, created on first use. Errors are the SDK's own
+(docker.errors, imported only then), so callers handle both paths alike.
+
+Every call has a deadline (the socket's timeout); an attached command's stream
+(Attached) is read with the caller's own deadline, and can be shut down from any
+thread: no call waits on the engine for ever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
+import struct
+import threading
+import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from labctl.errors import EngineUnavailable, RuntimeFailure
+
+socket_module = socket  # exec_start has a parameter of that name (the SDK's)
+
+
+class Attached:
+    """A command's connection to the engine (an exec started attached): read with a
+    deadline, write with a bounded wait, shut down from any thread.
+
+    `reader`: what to read from when it is not the socket itself (the SDK's buffered
+    response, which may hold the first bytes already)."""
+
+    SEND_SECONDS = 30  # a node that takes no input for this long: the write fails
+
+    def __init__(self, sock: socket.socket, reader: Any = None):
+        self.sock, self._reader = sock, reader
+        self._closed = threading.Event()
+        sock.settimeout(None)
+        with contextlib.suppress(OSError):  # sends bounded by the kernel, reads as asked
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                            struct.pack("ll", self.SEND_SECONDS, 0))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self, size: int, timeout: float | None = None) -> bytes:
+        """Up to size bytes as soon as any come; b"" at the end (or once closed);
+        TimeoutError after `timeout` seconds without a byte."""
+        if self._closed.is_set():
+            return b""
+        self.sock.settimeout(timeout)
+        try:
+            if self._reader is not None:
+                return self._reader.read1(size) or b""
+            return self.sock.recv(size)
+        except TimeoutError:
+            raise
+        except (OSError, ValueError):
+            if self._closed.is_set():
+                return b""
+            raise
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        """Shut the connection down (a read blocked in another thread returns b"")."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def frames(attached: Attached, ends: float | None = None
+           ) -> Iterator[tuple[int, bytes]]:
+    """A non-tty command's multiplexed output: (stream, payload), stream 1 stdout and
+    2 stderr; TimeoutError once time.monotonic() passes `ends` (None: no end)."""
+    buffered = bytearray()
+    while True:
+        while len(buffered) >= 8:
+            size = int.from_bytes(buffered[4:8], "big")
+            if len(buffered) < 8 + size:
+                break
+            stream, payload = buffered[0], bytes(buffered[8:8 + size])
+            del buffered[:8 + size]
+            yield stream, payload
+        timeout = None if ends is None else ends - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            raise TimeoutError("past the deadline")
+        chunk = attached.read(65536, timeout)
+        if not chunk:
+            return
+        buffered += chunk
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -122,6 +205,72 @@ class LeanAPI:
         self._call("POST", f"/networks/{urllib.parse.quote(net_id)}/connect",
                    body={"Container": container, "EndpointConfig": endpoint})
 
+    # -- commands in a node ------------------------------------------------------------
+    def exec_create(self, container: str, cmd: list[str], stdout: bool = True,
+                    stderr: bool = True, stdin: bool = False, tty: bool = False,
+                    environment: dict | None = None, user: str = "") -> dict:
+        body = {"AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr,
+                "Tty": tty, "Cmd": cmd, "User": user,
+                "Env": [f"{k}={v}" for k, v in (environment or {}).items()]}
+        return self._call("POST", f"/containers/{urllib.parse.quote(container)}/exec",
+                          body=body)
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        return self._call("GET", f"/exec/{urllib.parse.quote(exec_id)}/json")
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._call("POST", f"/exec/{urllib.parse.quote(exec_id)}/resize",
+                   {"h": str(height), "w": str(width)})
+
+    def exec_start(self, exec_id: str, detach: bool = False, tty: bool = False,
+                   stream: bool = False, socket: bool = False, demux: bool = False) -> Any:
+        """detach: start and return; socket: the command's connection (Attached)."""
+        path = f"/exec/{urllib.parse.quote(exec_id)}/start"
+        if detach:
+            return self._call("POST", path, body={"Detach": True, "Tty": tty})
+        if not socket:  # the SDK's own ways of reading it
+            return self.__getattr__("exec_start")(exec_id, detach=detach, tty=tty,
+                                                  stream=stream, socket=socket, demux=demux)
+        return self._hijack(path, {"Detach": False, "Tty": tty})
+
+    def _hijack(self, path: str, body: dict) -> Attached:
+        """POST, then the connection itself: the engine streams the command over it."""
+        data = json.dumps(body).encode()
+        sock = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        try:
+            sock.settimeout(self._timeout)
+            sock.connect(self._socket)
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\n"
+                         "Content-Type: application/json\r\n"
+                         f"Content-Length: {len(data)}\r\n"
+                         "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + data)
+            head = bytearray()
+            while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing read past it
+                byte = sock.recv(1)
+                if not byte or len(head) > 65536:
+                    raise http.client.HTTPException("the engine closed the connection")
+                head += byte
+        except OSError as exc:
+            sock.close()
+            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
+                                    f"{exc}") from None
+        except BaseException:
+            sock.close()
+            raise
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 500
+        if status >= 400:
+            headers = dict(line.split(": ", 1) for line in lines if ": " in line)
+            size = int(headers.get("Content-Length", "0") or 0)
+            failed = b""
+            with contextlib.suppress(OSError):
+                while len(failed) < size and (chunk := sock.recv(size - len(failed))):
+                    failed += chunk
+            sock.close()
+            raise _error(status, parts[2] if len(parts) > 2 else "", "POST", path, failed)
+        return Attached(sock)
+
     def start(self, container: str) -> None:
         self._call("POST", f"/containers/{urllib.parse.quote(container)}/start")
 
@@ -135,7 +284,7 @@ class LeanAPI:
         connection, response = self._open("GET", f"/containers/{urllib.parse.quote(container)}"
                                           "/logs", query, None, None if follow else
                                           self._timeout)
-        return _frames(connection, response)
+        return _LogFrames(connection, response)
 
     # -- the wire -------------------------------------------------------------------
     def _call(self, method: str, path: str, query: dict | None = None,
@@ -190,26 +339,44 @@ _HOST_CONFIG = {"network_mode": "NetworkMode", "sysctls": "Sysctls", "cap_drop":
                 "extra_hosts": "ExtraHosts"}
 
 
-def _frames(connection: http.client.HTTPConnection, response: http.client.HTTPResponse):
-    """A non-tty container's log stream: 8-byte headers (stream, size), then payloads."""
-    try:
-        while True:
-            try:
-                header = _read_exactly(response, 8)
-            except (OSError, http.client.HTTPException):
-                return  # the connection ended: so did the node (as the SDK's stream)
-            if header is None:
-                return
-            size = int.from_bytes(header[4:8], "big")
-            try:
-                payload = _read_exactly(response, size) if size else b""
-            except (OSError, http.client.HTTPException):
-                return
-            if payload is None:
-                return
-            yield payload
-    finally:
-        connection.close()
+class _LogFrames:
+    """A non-tty container's log stream: 8-byte headers (stream, size), then payloads.
+    close() may come from any thread: it shuts the connection down, which ends a read
+    that waits for the next line."""
+
+    def __init__(self, connection: http.client.HTTPConnection,
+                 response: http.client.HTTPResponse):
+        self._connection, self._response = connection, response
+        self._sock = connection.sock
+        self._chunks = self._read()
+
+    def __iter__(self) -> _LogFrames:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def _read(self) -> Iterator[bytes]:
+        try:
+            while True:
+                try:
+                    header = _read_exactly(self._response, 8)
+                    if header is None:
+                        return
+                    size = int.from_bytes(header[4:8], "big")
+                    payload = _read_exactly(self._response, size) if size else b""
+                except (OSError, ValueError, http.client.HTTPException):
+                    return  # the connection ended: so did the node (as the SDK's stream)
+                if payload is None:
+                    return
+                yield payload
+        finally:
+            self._connection.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_exactly(response: http.client.HTTPResponse, size: int) -> bytes | None:

@@ -18,10 +18,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from labctl.errors import ImageMissing, NodeFailed, RuntimeFailure
+from labctl.errors import FileRefused, ImageMissing, NodeFailed, RuntimeFailure
 from labctl.runtime import subnets
 from labctl.runtime.agent_protocol import FAILED, READY
-from labctl.runtime.base import ExecResult, NetworkInfo, NodeInfo, Progress
+from labctl.runtime.base import (
+    READ_LIMIT,
+    RUN_DEADLINE,
+    RUN_LIMIT,
+    ExecResult,
+    NetworkInfo,
+    NodeInfo,
+    Progress,
+)
 
 if TYPE_CHECKING:
     from labctl.lab.plan import NetworkPlan, NodePlan
@@ -209,13 +217,15 @@ class FakeRuntime:
         self._record("place_link_loss", f"{node.container} {network} {percent:g}")
         return False  # the in-node drop stays
 
-    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
+    def run(self, container: str, argv: list[str], user: str = "", *,
+            limit: int = RUN_LIMIT, deadline: float = RUN_DEADLINE) -> ExecResult:
         self._record("run", " ".join(argv))
         record = self._node(container, running=True)
         for reply in list(self._answers):
             result = reply(record.info.node, argv)
             if result is not None:
-                return result
+                return ExecResult(result.exit_code, result.stdout[:limit],
+                                  result.stderr[:limit])
         return ExecResult(0, b"", b"")
 
     def exec_stream(self, container: str, argv: list[str]) -> _FakeStream:
@@ -236,11 +246,13 @@ class FakeRuntime:
             data = b"".join(data.splitlines(keepends=True)[-int(tail):])
         return iter([data] if data else [])
 
-    def read_file(self, container: str, path: str) -> bytes:
+    def read_file(self, container: str, path: str, limit: int = READ_LIMIT) -> bytes:
         self._record("read_file", path)
         record = self._node(container)
         if path not in record.files:
             raise RuntimeFailure(f"no file {path} in {container}")
+        if len(record.files[path]) > limit:
+            raise FileRefused(f"cannot read {path} in {container}: over {limit} bytes")
         return record.files[path]
 
     def follow_file(self, container: str, path: str) -> Iterator[bytes]:

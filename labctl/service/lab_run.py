@@ -28,9 +28,10 @@ class LabSession:
     instance: str
     nodes: dict[str, NodeInfo]  # by node name, every one running
 
-    def steps(self) -> list:
+    def steps(self, budget=None) -> list:
+        """The lab's steps in order (within `budget`, a steps.Budget, when given)."""
         from labctl.service.steps import run_steps
-        return run_steps(self.engine.runtime, self.lab.steps, self.nodes)
+        return run_steps(self.engine.runtime, self.lab.steps, self.nodes, budget)
 
     def checks(self) -> list:
         from labctl.checks.run import LabState, run_checks
@@ -39,18 +40,20 @@ class LabSession:
 
 @contextlib.contextmanager
 def lab_session(engine: Engine, lab: model.Lab, instance: str, *, owned: bool = True,
-                keep: bool = False) -> Iterator[LabSession]:
+                keep: bool = False, up_done: bool = False) -> Iterator[LabSession]:
     """Bring the lab up (when `owned`) and yield it running; take it down afterwards.
 
     Not owned: the lab is already up (someone else's session), only found.
     Owned on an instance that already holds the lab (running or not): refused
     with LabBusy, so a session never takes down a lab it did not bring up.
-    `keep` leaves it running. Down is shielded from a second Ctrl-C.
+    `up_done`: owned, but the caller brought it up itself (the classroom server, in its
+    queue) after checking it was not up. `keep` leaves it running. Down is shielded
+    from a second Ctrl-C.
     """
-    if owned:
+    if owned and not up_done:
         refuse_if_up(engine, lab.name, instance)
     try:
-        infos = engine.up(lab, instance) if owned else None
+        infos = engine.up(lab, instance) if owned and not up_done else None
         yield LabSession(engine, lab, instance,
                          engine.running_nodes(lab.name, lab.nodes, instance, infos))
     finally:

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 
 class LabService:
+    # The time budget, in seconds, of one `test`'s steps in all and of a single step
+    # (run_step); None: each step's own timeout only. The classroom server sets it.
+    step_seconds: float | None = None
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
@@ -88,13 +92,15 @@ class LabService:
         return self.runtime.exec_stream(self.node(lab, instance, node).container, argv)
 
     def run(self, lab: str, instance: str, node: str, argv: list[str], timeout: int,
-            limit: int) -> tuple[int, bytes, bytes]:
+            limit: int) -> tuple[int, bytes, bytes, bool]:
         """A command to its end, bounded: coreutils' timeout in the node (a hung command
-        cannot hold the caller), output cut at `limit` bytes."""
+        cannot hold the caller), output cut at `limit` bytes as it arrives (the command
+        is stopped there). The last value says whether it was cut."""
         info = self.node(lab, instance, node)
         code, out, err = self.runtime.run(
-            info.container, ["timeout", "-k", "2", str(timeout), *argv])
-        return code, out[:limit], err[:limit]
+            info.container, ["timeout", "-k", "2", str(timeout), *argv], limit=limit + 1,
+            deadline=timeout + 15)
+        return code, out[:limit], err[:limit], len(out) > limit or len(err) > limit
 
     def open_shell(self, lab: str, instance: str, node: str) -> Session:
         info = self.node(lab, instance, node)
@@ -111,7 +117,8 @@ class LabService:
         from labctl.service import steps
         step = lab.steps[index]
         node = self.node(lab.name, instance, step.on)
-        return steps.run_step(self.runtime, index, step, node.container)
+        budget = None if self.step_seconds is None else steps.Budget(self.step_seconds)
+        return steps.run_step(self.runtime, index, step, node.container, budget)
 
     # -- checks and tests --------------------------------------------------------------
     def check(self, lab: model.Lab, instance: str, path: str | None = None) -> Report:
@@ -132,7 +139,20 @@ class LabService:
         refuse_if_up(engine, lab.name, instance)
         with removed_on_interrupt(engine):
             return Report("test", [sequence.test_lab(engine, lab, instance, keep, progress,
-                                                     path)])
+                                                     path, step_seconds=self.step_seconds)])
+
+    def refuse_if_up(self, lab: str, instance: str) -> None:
+        """LabBusy if the lab holds anything on that instance (a test starts afresh)."""
+        refuse_if_up(self.engine(), lab, instance)
+
+    def test_after_up(self, lab: model.Lab, instance: str, keep: bool = False) -> Report:
+        """The rest of a test whose `up` the caller made itself, after refuse_if_up (the
+        classroom server brings labs up in its queue, and runs the steps outside it):
+        steps within step_seconds, checks, then down unless keep."""
+        from labctl.service import sequence
+        return Report("test", [sequence.test_lab(self.engine(), lab, instance, keep,
+                                                 up_done=True,
+                                                 step_seconds=self.step_seconds)])
 
     def verify(self, lab_paths: list[Path], instance_prefix: str, workers: int,
                progress: Progress = quiet) -> list[LabReport]:

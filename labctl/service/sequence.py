@@ -20,12 +20,15 @@ from labctl.runtime.base import Progress, quiet
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session
 from labctl.service.report import LabReport
+from labctl.service.steps import Budget
 
 
 def test_lab(engine: Engine, lab: model.Lab, instance: str, keep: bool = False,
-             progress: Progress = quiet, lab_path: Path | None = None) -> LabReport:
+             progress: Progress = quiet, lab_path: Path | None = None, *,
+             up_done: bool = False, step_seconds: float | None = None) -> LabReport:
     """Up, steps, checks, the lab's own pytest files (beside `lab_path`, when given), then
-    down (unless keep)."""
+    down (unless keep). `up_done`: the caller brought the lab up (lab_session);
+    `step_seconds`: the steps' time budget in all."""
     report = LabReport(lab.name, instance, str(lab_path) if lab_path else lab.name)
     clock = time.perf_counter()
 
@@ -37,10 +40,11 @@ def test_lab(engine: Engine, lab: model.Lab, instance: str, keep: bool = False,
         progress(f"{lab.name}: {name} done")
 
     try:
-        with lab_session(engine, lab, instance, keep=keep) as session:
+        with lab_session(engine, lab, instance, keep=keep, up_done=up_done) as session:
             report.nodes = list(session.nodes.values())
             phase_done("up")
-            report.steps = session.steps()
+            report.steps = session.steps(None if step_seconds is None else
+                                         Budget(step_seconds))
             phase_done("steps")
             report.checks = session.checks()
             phase_done("checks")

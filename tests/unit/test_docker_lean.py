@@ -66,7 +66,7 @@ def test_everything_else_goes_to_the_sdk_made_once():
     made = []
 
     class Sdk:
-        def exec_inspect(self, ref):
+        def inspect_container(self, ref):
             return {"Id": ref}
 
     def make():
@@ -74,5 +74,5 @@ def test_everything_else_goes_to_the_sdk_made_once():
         return Sdk()
 
     api = LeanAPI("/nonexistent", make)
-    assert api.exec_inspect("a") == {"Id": "a"} and api.exec_inspect("b") == {"Id": "b"}
+    assert api.inspect_container("a") == {"Id": "a"} and api.inspect_container("b") == {"Id": "b"}
     assert made == [1]

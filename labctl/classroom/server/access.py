@@ -1,11 +1,14 @@
 """Authorisation, in one place: every route declares `Access` (who is calling) or
 `Target` (who is calling, and the lab and instance they may act on). Students act
-only on their own instances; instructors on every one."""
+only on their own instances; instructors on every one. A student's request is also
+admitted here under their limits (limits.py: the rate, and a request slot held while
+the route runs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from starlette.requests import HTTPConnection
@@ -21,14 +24,24 @@ INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}$"
 class Refused(HTTPException):
     """A 4xx with one message; the audit log records it with the action."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(status, message)
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(status, message, headers)
 
 
 @dataclass
 class Caller:
     identity: identity.Identity
     request: Request
+    slot: Any = field(default=None, repr=False)  # the request slot (limits.Slot)
+
+    def stream(self):
+        """Turn this request into a stream (a shell, a live capture, `logs -f`): its
+        request slot goes back, a stream slot is taken (Refused 429 beyond the limit);
+        the caller releases the returned StreamSlot when the stream ends."""
+        taken = self.server.limits.stream(self.identity)
+        if self.slot is not None:
+            self.slot.release()
+        return taken
 
     @property
     def server(self):
@@ -53,7 +66,7 @@ class Caller:
         return me.instructor or instances.copy_number(me.instance, instance) is not None
 
 
-async def _caller(request: HTTPConnection) -> Caller:
+async def _caller(request: HTTPConnection) -> AsyncIterator[Caller]:
     # HTTPConnection: the same for requests and WebSockets (`labctl shell`).
     server = request.app.state.server
     request.state.audit = {"action": request.scope.get("route").name
@@ -75,10 +88,14 @@ async def _caller(request: HTTPConnection) -> Caller:
     # What errors may say: a student's read without other students' names and labs
     # (this request's context, and the threads it starts, only).
     errors.for_a_student.set(not who.instructor)
-    return Caller(who, request)
+    server.limits.admit(who)
+    async with server.limits.request(who) as slot:
+        yield Caller(who, request, slot)
 
 
-Access = Annotated[Caller, Depends(_caller)]
+# The request slot is held while the route runs, and given back before its response is
+# sent (scope "function"): a long download holds none, a stream holds a stream slot.
+Access = Annotated[Caller, Depends(_caller, scope="function")]
 LabName = Annotated[str, Path(pattern=model.NAME_PATTERN, description="A lab's name.")]
 InstanceParam = Annotated[str | None, Query(
     pattern=INSTANCE_PATTERN,

@@ -210,8 +210,11 @@ async def class_up(caller: Instructor, lab: LabName, body: Students) -> Streamin
 
     async def one(student: str, instance: str) -> dict:
         try:
-            report = await server.ups.up((model.name, instance),
-                                         lambda: public_report(server.ops.up(model, instance)))
+            try:
+                report = await server.ups.up((model.name, instance), lambda: public_report(
+                    server.ops.up(model, instance)))
+            finally:
+                server.listing.changed()
             detail, ok = f"{len(report['labs'][0]['nodes'])} nodes up", True
         except Exception as exc:  # noqa: BLE001 - reported on the student's line
             detail, ok = str(exc) or type(exc).__name__, False
@@ -241,7 +244,10 @@ async def class_down(caller: Instructor, lab: LabName, body: Students | None = N
     async def one(instance: str, student: str) -> dict:
         try:
             await server.ups.settle((lab, instance))
-            containers, _ = await asyncio.to_thread(server.ops.down, lab, instance)
+            try:
+                containers, _ = await asyncio.to_thread(server.ops.down, lab, instance)
+            finally:
+                server.listing.changed()
             detail, ok = f"removed {containers} containers", True
         except Exception as exc:  # noqa: BLE001 - reported on the student's line
             detail, ok = str(exc) or type(exc).__name__, False

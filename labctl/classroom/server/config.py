@@ -21,8 +21,15 @@ class ServerConfig:
     lab_dirs: list[Path] = field(default_factory=list)
     state_dir: Path = DEFAULT_STATE_DIR
     user_labs: bool = True
-    labs_per_student: int = 3
+    # What one student may do (limits.py; docs/classroom.md lists them); instructors are
+    # not limited. Each is a `labctl serve` option of the same name.
+    labs_per_student: int = 3  # labs up at once (up, test --keep, the web's Up)
     nodes_per_lab: int = 8
+    max_networks: int = 4  # networks per lab; each takes a /24 of the subnet pool
+    max_requests: int = 4  # requests under way at once (more wait, then are refused)
+    max_rate: int = 600  # requests a minute (as many at once)
+    max_streams: int = 4  # shells, live captures and log follows open at once
+    max_step_seconds: float = 120  # a test's steps in all, and one step from the web
     concurrent_ups: int = 8  # 30 ups at once on 2 cores: 14 s with 8, 16 s with 4 (bench_server)
     # Above any schema-valid request (a 64 KiB lab file, JSON-escaped, is up to ~800 KiB).
     max_body_bytes: int = 1024 * 1024

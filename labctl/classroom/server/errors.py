@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from labctl.errors import (
     EngineUnavailable,
+    FileRefused,
     LabctlError,
     LabInvalid,
     LabNotFound,
@@ -26,7 +27,7 @@ def status_of(exc: LabctlError) -> int:
         return 404
     if isinstance(exc, NotRunning):
         return 409
-    if isinstance(exc, LabInvalid):
+    if isinstance(exc, LabInvalid | FileRefused):
         return 422
     if isinstance(exc, EngineUnavailable | RuntimeFailure):
         return 503

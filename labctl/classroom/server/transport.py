@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +35,19 @@ HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive, in full
 KEEP_ALIVE = 5.0  # seconds an idle connection stays open between requests
 # Connections (and requests under way) per listener; beyond, requests get 503 at once.
 MAX_CONNECTIONS = 1000
+
+# After SIGTERM (or Ctrl-C) the server is gone within this many seconds, whatever it
+# was doing: connections get uvicorn's graceful 5 s, `up`s under way the rest (one cut
+# short is removed by the next start, from the journal), engine calls none.
+SHUTDOWN_SECONDS = 9.0
+
+
+class _Workers(ThreadPoolExecutor):
+    """The loop's threads for engine calls. Nobody waits for them at shutdown: each call
+    ends by its own deadline (labctl.runtime), or with the process."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
 
 
 def _tag_with_peer(protocol, transport) -> None:
@@ -183,15 +197,24 @@ async def _serve(app, config: ServerConfig) -> None:
     if not servers:
         raise InvalidInput("nothing to listen on: give --socket or --listen")
 
+    loop = asyncio.get_running_loop()
+    stopping: list[float] = []  # when the stop was asked
+
     def stop() -> None:
         for server, _ in servers:
             server.should_exit = True
+        if not stopping:
+            stopping.append(loop.time())
+            # Whatever still runs then (a wedged engine call, a stuck connection) does
+            # not keep the server: it is gone by the deadline.
+            watchdog = threading.Timer(SHUTDOWN_SECONDS, _exit_now, args=(config,))
+            watchdog.daemon = True
+            watchdog.start()
 
-    loop = asyncio.get_running_loop()
     # Docker calls block a thread each; the default pool (cores + 4) would let a few
     # long `up`s starve every exec and check of a class.
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS,
-                                                 thread_name_prefix="labctl-serve"))
+    loop.set_default_executor(_Workers(max_workers=WORKER_THREADS,
+                                       thread_name_prefix="labctl-serve"))
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     # A server killed during an `up` left a half-made lab: remove it before serving.
@@ -201,12 +224,27 @@ async def _serve(app, config: ServerConfig) -> None:
         log.info("removed the half-made lab %s (instance %s)", lab, instance)
     try:
         await asyncio.gather(*(server.serve(sockets=socks) for server, socks in servers))
-        await app.state.server.ups.drain()
+        left = SHUTDOWN_SECONDS - 0.5 - (loop.time() - (stopping or [loop.time()])[0])
+        try:  # `up`s under way finish (no half-made lab), as long as the deadline allows
+            await asyncio.wait_for(app.state.server.ups.drain(), max(left, 0.1))
+        except TimeoutError:
+            log.info("stopping with `up`s under way: the next start removes those labs")
     finally:
         state.audit.close()  # the roster's latest activity, saved
-        if config.socket is not None:
-            with contextlib.suppress(FileNotFoundError):
-                config.socket.unlink()
+        _unlink(config)
+
+
+def _unlink(config: ServerConfig) -> None:
+    if config.socket is not None:
+        with contextlib.suppress(FileNotFoundError):
+            config.socket.unlink()
+
+
+def _exit_now(config: ServerConfig) -> None:
+    log.info("stopped (engine calls or connections still under way were left)")
+    _unlink(config)
+    logging.shutdown()
+    os._exit(0)
 
 
 def serve(app, config: ServerConfig) -> None:
@@ -214,3 +252,7 @@ def serve(app, config: ServerConfig) -> None:
     if config.listen is not None:
         check_tls(config.tls_cert, config.tls_key, config.listen[0])
     asyncio.run(_serve(app, config))
+    busy = [t for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if busy:  # engine calls under way, each bounded, but the server does not wait
+        _exit_now(config)

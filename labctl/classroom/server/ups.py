@@ -26,12 +26,21 @@ class UpQueue:
         The work is shielded: a client that goes away mid-`up` does not cut it in half
         (the lab then is complete, and `down` removes it); only the caller stops waiting.
         """
+        return await asyncio.shield(self.start(key, work))
+
+    def start(self, key: tuple[str, str], work: Callable[[], dict]) -> asyncio.Task:
+        """up() without the wait: the key is pending (pending()) when this returns."""
         task = self._running.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._run(key, work))
             self._running[key] = task
             task.add_done_callback(lambda _t: self._running.pop(key, None))
-        return await asyncio.shield(task)
+        return task
+
+    def journaled(self, key: tuple[str, str], work: Callable[[], dict]) -> dict:
+        """Run work (blocking) as a running `up` of key is recorded: a server killed
+        meanwhile removes the lab when it starts again (a test's steps and checks)."""
+        return self._journaled(key, work)
 
     def place(self, key: tuple[str, str]) -> int | None:
         """1, 2, ... while queued; 0 once starting; None if no `up` of key is under way."""
