@@ -114,6 +114,15 @@ def serve(
     )] = defaults.ServerConfig.output_limit,
     concurrent_ups: Annotated[int, typer.Option(min=1, help="`up`s run at once; the rest "
                                                 "queue.")] = defaults.ServerConfig.concurrent_ups,
+    max_connections: Annotated[int, typer.Option(
+        min=10, help="Connections each listener keeps at once (everyone's); beyond, a "
+        "request is answered 503 at once.")] = defaults.ServerConfig.max_connections,
+    header_seconds: Annotated[float, typer.Option(
+        min=1, help="Seconds a connection has to send a request's headers (a half-open or "
+        "slow one is closed).")] = defaults.ServerConfig.header_seconds,
+    audit_max_mb: Annotated[int, typer.Option(
+        min=1, help="MiB of audit log before it rotates (four old files are kept)."
+    )] = defaults.ServerConfig.audit_max_mb,
     install_systemd: Annotated[bool, typer.Option(
         "--install-systemd", help="Write /etc/systemd/system/labctl.service running "
         "`labctl serve` with these options, then exit (enable it with systemctl).")] = False,
@@ -142,7 +151,9 @@ def serve(
         state_dir=state_dir, user_labs=not no_user_labs, labs_per_student=labs_per_student,
         nodes_per_lab=nodes_per_lab, max_networks=max_networks, max_requests=max_requests,
         max_rate=max_rate, max_streams=max_streams, max_step_seconds=max_step_seconds,
-        output_limit=max_output, concurrent_ups=concurrent_ups)
+        output_limit=max_output, concurrent_ups=concurrent_ups,
+        max_connections=max_connections, header_seconds=header_seconds,
+        audit_max_mb=audit_max_mb)
     if config.socket is None and config.listen is None:
         raise InvalidInput("nothing to listen on: drop --no-socket or give --listen")
     if config.listen is not None:

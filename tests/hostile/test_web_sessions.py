@@ -173,8 +173,10 @@ def test_a_slow_second_request_is_closed_too(server):
 
 
 def test_connections_are_limited():
-    config = transport._config(object())
-    assert config.limit_concurrency == transport.MAX_CONNECTIONS
+    from labctl.classroom.server.config import ServerConfig
+    config = transport._config(object(), ServerConfig(max_connections=50, header_seconds=3))
+    assert config.limit_concurrency == 50
+    assert config.http.header_timeout == 3
     assert config.timeout_keep_alive == transport.KEEP_ALIVE
 
 

@@ -48,7 +48,8 @@ class ServerState:
 def create_app(config: ServerConfig, ops: LabService | None = None,
                pages: Callable[[FastAPI], None] | None = None) -> FastAPI:
     """The API; `pages` adds the web pages (labctl.classroom.app puts both together)."""
-    audit = AuditLog(config.audit_file, config.state_dir / "roster.json")
+    audit = AuditLog(config.audit_file, config.state_dir / "roster.json",
+                     max_bytes=config.audit_max_mb * 1024 * 1024)
     ops = ops or lab_service.connect()
     ops.step_seconds = config.max_step_seconds  # a test's steps, a step from the web
     app = FastAPI(title="labctl classroom server", version="1",

@@ -34,6 +34,10 @@ class ServerConfig:
     # Above any schema-valid request (a 64 KiB lab file, JSON-escaped, is up to ~800 KiB).
     max_body_bytes: int = 1024 * 1024
     output_limit: int = 1024 * 1024  # bytes of stdout/stderr an exec returns
+    # What the host grants every connection (transport.py) and keeps of the audit log.
+    max_connections: int = 1000  # per listener; beyond, requests get 503 at once
+    header_seconds: float = 10.0  # for a request's headers to arrive, in full
+    audit_max_mb: int = 32  # the audit log rotates beyond this (four old files kept)
 
     @property
     def tokens_file(self) -> Path:

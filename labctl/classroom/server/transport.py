@@ -31,10 +31,7 @@ from labctl.errors import InvalidInput
 
 log = logging.getLogger("labctl.classroom.server")
 WORKER_THREADS = 64
-HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive, in full
 KEEP_ALIVE = 5.0  # seconds an idle connection stays open between requests
-# Connections (and requests under way) per listener; beyond, requests get 503 at once.
-MAX_CONNECTIONS = 1000
 
 # After SIGTERM (or Ctrl-C) the server is gone within this many seconds, whatever it
 # was doing: connections get uvicorn's graceful 5 s, `up`s under way the rest (one cut
@@ -68,8 +65,10 @@ class PeerCredentialsProtocol(H11Protocol):
     """Also a deadline on request headers: uvicorn has none, so a connection that never
     finishes its headers (a half-open or a slow one) would stay open for ever. From the
     connection and after each response, the next request's headers must be in within
-    HEADER_TIMEOUT seconds, or the connection is closed."""
+    `header_timeout` seconds (`labctl serve --header-seconds`), or the connection is
+    closed."""
 
+    header_timeout = ServerConfig.header_seconds
     _headers_due: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -79,7 +78,7 @@ class PeerCredentialsProtocol(H11Protocol):
 
     def _await_headers(self) -> None:
         self._stop_waiting()
-        self._headers_due = self.loop.call_later(HEADER_TIMEOUT, self._headers_late)
+        self._headers_due = self.loop.call_later(self.header_timeout, self._headers_late)
 
     def _stop_waiting(self) -> None:
         if self._headers_due is not None:
@@ -174,25 +173,27 @@ def check_group(group: str | None) -> None:
             raise InvalidInput(f"--socket-group: no Unix group '{group}'") from None
 
 
-def _config(app, **kwargs) -> uvicorn.Config:
-    return uvicorn.Config(app, http=PeerCredentialsProtocol,
+def _config(app, config: ServerConfig, **kwargs) -> uvicorn.Config:
+    http = type("Protocol", (PeerCredentialsProtocol,),
+                {"header_timeout": config.header_seconds})
+    return uvicorn.Config(app, http=http,
                           ws=PeerCredentialsWebSocket, ws_ping_interval=None, lifespan="off",
                           proxy_headers=False, access_log=False, log_level="info",
                           timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE,
-                          limit_concurrency=MAX_CONNECTIONS, **kwargs)
+                          limit_concurrency=config.max_connections, **kwargs)
 
 
 async def _serve(app, config: ServerConfig) -> None:
     servers: list[tuple[_Listener, list | None]] = []
     if config.socket is not None:
         sock = unix_socket(config.socket, config.socket_group)
-        servers.append((_Listener(_config(app)), [sock]))
+        servers.append((_Listener(_config(app, config)), [sock]))
         log.info("listening on unix:%s", config.socket)
     if config.listen is not None:
         host, port = config.listen
         tls = ({} if config.tls_cert is None else
                {"ssl_certfile": str(config.tls_cert), "ssl_keyfile": str(config.tls_key)})
-        servers.append((_Listener(_config(app, host=host, port=port, **tls)), None))
+        servers.append((_Listener(_config(app, config, host=host, port=port, **tls)), None))
         log.info("listening on %s://%s:%d", "https" if tls else "http", host, port)
     if not servers:
         raise InvalidInput("nothing to listen on: give --socket or --listen")
