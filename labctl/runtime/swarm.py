@@ -1,0 +1,500 @@
+"""The swarm runtime: labs on a Docker Swarm, behind the same seam (runtime/base.py).
+
+- **Networks** are internal, attachable overlays made on the manager: swarm-wide,
+  no gateway, no interface on any host. Their labels are the record, as on Docker,
+  plus the host the lab instance was placed on (`labctl.host`).
+- **Nodes** are containers made on one engine of the swarm and attached to those
+  overlays with their planned addresses. Not swarm services: a service's task
+  cannot be given an address (moby/moby#24170, open since 2016), and a lab's
+  routes, NAT, links and /etc/hosts are planned by address (lab/plan.py). Each
+  engine runs its nodes with the Docker runtime's own code (runtime/docker.py),
+  so least privilege, limits and the agent's readiness are exactly Docker's.
+- **Placement** is labctl's: every node of a lab instance goes to one host (its
+  traffic never crosses hosts), the ready host holding the fewest lab nodes.
+  `LABCTL_SWARM_PLACEMENT=spread` puts each node on the host with the fewest
+  instead (a lab's traffic then crosses hosts through VXLAN).
+- **Every engine is reached over mutual TLS** (the docker SDK; one client
+  certificate): the manager at its URL, each other host at its swarm address on
+  the same port. exec, shells, files, live captures and logs go to the engine
+  that runs the node.
+
+docs/runtimes.md lists what this runtime does not do (the host guard's nftables,
+link loss on the host side).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from labctl.errors import (
+    EngineUnavailable,
+    ImageMissing,
+    InvalidInput,
+    LabctlError,
+    NodeStopped,
+    RuntimeFailure,
+    SubnetTaken,
+)
+from labctl.interrupts import shielded
+from labctl.lab import naming
+from labctl.runtime import images, subnets
+from labctl.runtime.base import (
+    ExecResult,
+    ExecStream,
+    NetworkInfo,
+    NodeInfo,
+    Progress,
+    Session,
+    follow_by_tail,
+)
+from labctl.runtime.base import quiet as _quiet
+from labctl.runtime.docker import DockerRuntime, engine_errors
+
+if TYPE_CHECKING:
+    import docker
+
+    from labctl.lab.plan import NetworkPlan, NodePlan
+
+T = TypeVar("T")
+
+HOST = "labctl.host"  # on a lab's networks: the swarm host its nodes run on
+PLACEMENTS = ("lab", "spread")
+DEFAULT_PORT = 2376
+# A node's interface gets Ethernet's MTU of 1500, as on one Docker host (the course's
+# MSS 1460). The overlay driver's option is the MTU of the hosts' own network, which
+# carries a frame plus 50 bytes of VXLAN between hosts (the test swarm's network has
+# 1550; on a network of 1500 a spread lab's largest frames are fragmented between hosts).
+OVERLAY_MTU = "1550"
+REMOVE_WAIT = 20.0  # seconds a network's removal waits for its endpoints to go
+
+
+def overlay_name(lab: str, instance: str, network: str) -> str:
+    """A swarm network's name is one DNS label (no dots, at most 63 characters):
+    `lc-<hash of instance and lab>-<network>`. The lab's own network name comes last,
+    so a node's interfaces are ordered by it, as Docker orders its bridges."""
+    digest = hashlib.sha256(f"{instance}/{lab}".encode()).hexdigest()[:12]
+    return f"lc-{digest}-{network}"
+
+
+def swarm_range(subnet: str) -> str:
+    """Where the swarm picks addresses of its own on a lab network: the top eighth.
+
+    Each host that runs a node of an overlay takes an address on it for its load
+    balancer, picked by the manager. Planned addresses count up from the bottom
+    (plan.py), so they never meet: a /24's planned .2, .3, ... and the swarm's .224-.255.
+    """
+    import ipaddress
+    net = ipaddress.IPv4Network(subnet)
+    prefix = min(net.prefixlen + 3, 30)
+    return str(list(net.subnets(new_prefix=prefix))[-1])
+
+
+@dataclass(frozen=True)
+class SwarmConfig:
+    """Where the manager is and the client certificate for every engine."""
+
+    manager: str  # tcp://HOST:PORT
+    certs: Path  # ca.pem, cert.pem, key.pem (as DOCKER_CERT_PATH)
+    placement: str = "lab"
+
+    @classmethod
+    def from_env(cls) -> SwarmConfig:
+        manager = os.environ.get("LABCTL_SWARM_MANAGER", "")
+        certs = os.environ.get("LABCTL_SWARM_CERTS", "")
+        if not manager or not certs:
+            raise InvalidInput("the swarm runtime needs LABCTL_SWARM_MANAGER "
+                               "(tcp://HOST:2376) and LABCTL_SWARM_CERTS (a directory with "
+                               "ca.pem, cert.pem and key.pem)")
+        return cls(manager, Path(certs), os.environ.get("LABCTL_SWARM_PLACEMENT", "lab"))
+
+    def check(self) -> None:
+        if not self.manager.startswith("tcp://"):
+            raise InvalidInput(f"swarm manager {self.manager!r}: give tcp://HOST:PORT")
+        missing = [n for n in ("ca.pem", "cert.pem", "key.pem")
+                   if not (self.certs / n).is_file()]
+        if missing:
+            raise InvalidInput(f"swarm certificates: {self.certs} lacks {', '.join(missing)}")
+        if self.placement not in PLACEMENTS:
+            raise InvalidInput(f"swarm placement {self.placement!r}: one of "
+                               f"{', '.join(PLACEMENTS)}")
+
+    @property
+    def port(self) -> int:
+        return urllib.parse.urlsplit(self.manager).port or DEFAULT_PORT
+
+
+def engine_client(url: str, certs: Path, timeout: float = 60) -> docker.APIClient:
+    """The docker SDK on a remote engine over mutual TLS (its certificate verified)."""
+    import docker
+    tls = docker.tls.TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+                               ca_cert=str(certs / "ca.pem"), verify=True)
+    client = docker.APIClient(base_url=url.replace("tcp://", "https://", 1), tls=tls,
+                              timeout=timeout, version="1.41")
+    # requests lets REQUESTS_CA_BUNDLE (and proxy variables) override the session's own
+    # CA (psf/requests#3829): only the engines' CA may vouch for an engine, directly.
+    client.trust_env = False
+    return client
+
+
+def copy_image(source: docker.APIClient, target: docker.APIClient, ref: str) -> None:
+    """`docker save | docker load` between two engines: no registry needed."""
+    for line in target.load_image(source.get_image(ref)):
+        if isinstance(line, dict) and line.get("error"):
+            raise RuntimeFailure(f"loading {ref}: {line['error']}")
+
+
+def connect() -> SwarmRuntime:
+    config = SwarmConfig.from_env()
+    config.check()
+    return SwarmRuntime(config)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host of the swarm, as the manager lists it."""
+
+    name: str  # its hostname
+    addr: str  # its address in the swarm
+    ready: bool  # up, and taking work (availability active)
+
+
+def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
+    """Engine errors (the manager's or a host's) become RuntimeFailure, exit code 3."""
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except LabctlError:
+            raise
+        except engine_errors() as exc:
+            reason = getattr(exc, "explanation", None) or str(exc)
+            raise RuntimeFailure(f"Docker swarm: {reason}") from None
+    return call
+
+
+class SwarmRuntime:
+    """labctl's Runtime (runtime/base.py) on a Docker Swarm."""
+
+    def __init__(self, config: SwarmConfig,
+                 client: Callable[[str], docker.APIClient] | None = None):
+        self.config = config
+        self._client = client or (lambda url: engine_client(url, config.certs))
+        self._manager = self._client(config.manager)
+        self._engines: dict[str, DockerRuntime] = {}  # by host address
+        self._where: dict[str, Host] = {}  # container -> the host it was last seen on
+        self._lock = threading.Lock()
+        self._placing = threading.Lock()  # one lab's first network at a time
+
+    # -- the swarm's hosts ---------------------------------------------------------
+    @_wrapped
+    def hosts(self) -> list[Host]:
+        found = []
+        for node in self._manager.nodes():
+            status, spec = node.get("Status") or {}, node.get("Spec") or {}
+            addr = status.get("Addr", "")
+            if addr in ("", "0.0.0.0"):  # a manager may list itself so
+                addr = (node.get("ManagerStatus") or {}).get("Addr", "").rpartition(":")[0]
+            found.append(Host((node.get("Description") or {}).get("Hostname", addr), addr,
+                              status.get("State") == "ready"
+                              and spec.get("Availability", "active") == "active"))
+        return sorted(found, key=lambda h: h.name)
+
+    def _ready_hosts(self) -> list[Host]:
+        ready = [h for h in self.hosts() if h.ready]
+        if not ready:
+            raise EngineUnavailable("no host of the swarm is ready")
+        return ready
+
+    def engine(self, host: Host) -> DockerRuntime:
+        """The Docker runtime on one host's engine (made once per host)."""
+        with self._lock:
+            runtime = self._engines.get(host.addr)
+            if runtime is None:
+                url = f"tcp://{host.addr}:{self.config.port}"
+                runtime = DockerRuntime(self._client(url), network_name=overlay_name)
+                self._engines[host.addr] = runtime
+            return runtime
+
+    def _each(self, hosts: list[Host], call: Callable[[Host], T]) -> list[T]:
+        """`call` on every host at once (a round trip each)."""
+        if len(hosts) <= 1:
+            return [call(h) for h in hosts]
+        with ThreadPoolExecutor(max_workers=min(8, len(hosts)),
+                                thread_name_prefix="labctl-swarm") as pool:
+            return list(pool.map(call, hosts))
+
+    # -- what runs ---------------------------------------------------------------
+    def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
+        hosts = self._ready_hosts()
+
+        def listed(host: Host) -> list[tuple[Host, NodeInfo]]:
+            return [(host, info) for info in self.engine(host).nodes(lab, instance)]
+
+        found = []
+        for pairs in self._each(hosts, listed):
+            for host, info in pairs:
+                self._where[info.container] = host
+                found.append(info)
+        return found
+
+    @_wrapped
+    def networks(self, lab: str | None = None, instance: str | None = None
+                 ) -> list[NetworkInfo]:
+        found = self._manager.networks(filters={"label": naming.label_filters(lab, instance)})
+        return [_network_info(net) for net in found]
+
+    # -- bring up ----------------------------------------------------------------
+    @_wrapped
+    def create_network(self, net: NetworkPlan) -> NetworkInfo:
+        name = overlay_name(net.lab, net.instance, net.name)
+        with self._placing:  # two labs placed at once would both pick the emptiest host
+            host = self._lab_host(net.lab, net.instance)
+            if host is None and self.config.placement == "lab":
+                host = self._emptiest(self._ready_hosts(), self._lab_nodes_per_host())
+            subnet = subnets.claim(net.subnet, net.pool_key, self._used_subnets(),
+                                   lambda cidr: self._create_overlay(net, name, cidr, host))
+        return NetworkInfo(net.lab, net.instance, net.name, subnet, name, net.nodes)
+
+    def _create_overlay(self, net: NetworkPlan, name: str, subnet: str,
+                        host: str | None) -> None:
+        import docker.errors
+
+        from labctl.lab.plan import gateway
+        ipam = {"Driver": "default", "Options": {},
+                "Config": [{"Subnet": subnet, "Gateway": gateway(subnet),
+                            "IPRange": swarm_range(subnet)}]}
+        labels = {**naming.lab_labels(net.lab, net.instance), naming.NETWORK: net.name,
+                  naming.LAB_NODES: ",".join(net.nodes)}
+        if host:
+            labels[HOST] = host
+        try:
+            with shielded():  # an interrupt mid-request could leave a network we never saw
+                # Internal even when routed: an overlay has no interface on any host, so
+                # packets for another subnet still reach only the lab's own router.
+                self._manager.create_network(
+                    name, driver="overlay", internal=True, attachable=True, ipam=ipam,
+                    labels=labels, check_duplicate=True,
+                    options={"com.docker.network.driver.mtu": OVERLAY_MTU})
+        except docker.errors.APIError as exc:
+            reason = getattr(exc, "explanation", None) or str(exc)
+            if "overlap" in reason.lower():
+                raise SubnetTaken(subnet, "?", "another network") from None
+            raise RuntimeFailure(f"cannot create network {name}: {reason}") from None
+
+    def _used_subnets(self) -> dict:
+        import ipaddress
+        used = {}
+        for net in self._manager.networks():
+            labels = net.get("Labels") or {}
+            holder = (f"network '{labels[naming.NETWORK]}' of {labels.get(naming.LAB, '?')} "
+                      f"({labels.get(naming.INSTANCE, '?')})" if naming.NETWORK in labels
+                      else f"swarm network '{net.get('Name', '?')}'")
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                try:
+                    used[ipaddress.IPv4Network(cfg.get("Subnet", ""), strict=False)] = holder
+                except ValueError:
+                    continue  # IPv6 or empty
+        return used
+
+    def _lab_host(self, lab: str, instance: str) -> str | None:
+        """The host a lab instance was placed on (its networks' label), if any."""
+        for net in self._manager.networks(filters={"label": naming.label_filters(lab,
+                                                                                  instance)}):
+            host = (net.get("Labels") or {}).get(HOST)
+            if host:
+                return host
+        return None
+
+    def _lab_nodes_per_host(self) -> dict[str, int]:
+        """Lab nodes placed per host, from the networks' labels (one question)."""
+        placed: dict[tuple[str, str], tuple[str, int]] = {}
+        for net in self._manager.networks(filters={"label": naming.label_filters()}):
+            labels = net.get("Labels") or {}
+            if labels.get(HOST):
+                nodes = len([n for n in labels.get(naming.LAB_NODES, "").split(",") if n])
+                placed[(labels.get(naming.LAB, ""), labels.get(naming.INSTANCE, ""))] = (
+                    labels[HOST], nodes)
+        counts: dict[str, int] = {}
+        for host, nodes in placed.values():
+            counts[host] = counts.get(host, 0) + nodes
+        return counts
+
+    @staticmethod
+    def _emptiest(hosts: list[Host], counts: dict[str, int]) -> str:
+        return min(hosts, key=lambda h: (counts.get(h.name, 0), h.name)).name
+
+    def _node_host(self, node: NodePlan) -> Host:
+        hosts = self._ready_hosts()
+        if self.config.placement == "spread":
+            counts = dict(zip((h.name for h in hosts),
+                              self._each(hosts, lambda h: len(self.engine(h).nodes())),
+                              strict=True))
+            name = self._emptiest(hosts, counts)
+        else:
+            name = self._lab_host(node.lab, node.instance) or self._emptiest(
+                hosts, self._lab_nodes_per_host())
+        chosen = next((h for h in hosts if h.name == name), None)
+        if chosen is None:
+            raise EngineUnavailable(f"host {name} of the swarm, where {node.lab} "
+                                    f"({node.instance}) runs, is not ready")
+        return chosen
+
+    @_wrapped
+    def start_node(self, node: NodePlan) -> str:
+        host = self._node_host(node)
+        handle = self.engine(host).start_node(node)
+        self._where[handle] = host
+        return handle
+
+    def wait_ready(self, container: str, node: str) -> None:
+        self._on(container, lambda rt: rt.wait_ready(container, node))
+
+    def remove_node(self, info: NodeInfo) -> None:
+        self._on(info.container, lambda rt: rt.remove_node(info))
+        self._where.pop(info.container, None)
+
+    @_wrapped
+    def remove_network(self, net: NetworkInfo) -> None:
+        import docker.errors
+        handle = net.handle or overlay_name(net.lab, net.instance, net.name)
+        deadline = time.monotonic() + REMOVE_WAIT
+        while True:
+            try:
+                self._manager.remove_network(handle)
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as exc:
+                # A host lets go of a removed node's endpoint a moment after: wait for it.
+                if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    @_wrapped
+    def ensure_image(self, ref: str | None = None, progress: Progress | None = None,
+                     method: str = "auto", force: bool = False, alias: bool = False) -> str:
+        progress = progress or _quiet
+        hosts = self._ready_hosts()
+        if ref is not None:
+            missing = [h.name for h, ok in zip(hosts, self._each(
+                hosts, lambda h: self._has_image(h, ref)), strict=True) if not ok]
+            if missing:
+                raise ImageMissing(f"image '{ref}' is not on {', '.join(missing)} of the swarm "
+                                   "(no registry to pull from): load it there first")
+            return ref
+        want = images.node_hash()
+        ref = images.node_ref(want)
+        stale = [h for h, label in zip(hosts, self._each(
+            hosts, lambda h: self._image_label(h, ref)), strict=True) if force or label != want]
+        if stale:
+            from labctl.runtime.docker import connect as local_engine
+            local = local_engine()  # built here (mmdebstrap), then copied to each host
+            local.ensure_image(None, progress, method=method, force=force)
+            for host in stale:
+                progress(f"loading {ref} into {host.name}")
+            self._each(stale, lambda h: copy_image(local._api, self.engine(h)._api, ref))
+        if alias:
+            self._each(hosts, lambda h: self.engine(h)._api.tag(ref, images.NODE_REPO,
+                                                                  "latest"))
+        return ref
+
+    def _image_label(self, host: Host, ref: str) -> str | None:
+        import docker.errors
+        try:
+            config = self.engine(host)._api.inspect_image(ref)["Config"]
+        except docker.errors.ImageNotFound:
+            return None
+        return (config.get("Labels") or {}).get(images.HASH_LABEL)
+
+    def _has_image(self, host: Host, ref: str) -> bool:
+        import docker.errors
+        try:
+            self.engine(host)._api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def ensure_isolation(self, progress: Progress | None = None) -> None:
+        """Nothing to install: a lab overlay is internal (no gateway) and has no
+        interface on any host, so no packet of a lab reaches a host or leaves the lab.
+        The host guard's nftables (host_guard.py) are not put on the swarm's hosts."""
+
+    def place_link_loss(self, node: NodeInfo, network: str, percent: float) -> bool:
+        return False  # the agent's drop inside the node stays (after its capture)
+
+    # -- inside a node -------------------------------------------------------------
+    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
+        return self._on(container, lambda rt: rt.run(container, argv, user))
+
+    def exec_stream(self, container: str, argv: list[str]) -> ExecStream:
+        return self._on(container, lambda rt: rt.exec_stream(container, argv))
+
+    def start_background(self, container: str, argv: list[str]) -> None:
+        self._on(container, lambda rt: rt.start_background(container, argv))
+
+    def open_session(self, container: str, argv: list[str], tty: bool = True) -> Session:
+        return self._on(container, lambda rt: rt.open_session(container, argv, tty))
+
+    def logs(self, container: str, follow: bool = False, tail: int | str = "all"
+             ) -> Iterator[bytes]:
+        return self._on(container, lambda rt: rt.logs(container, follow, tail))
+
+    def read_file(self, container: str, path: str) -> bytes:
+        return self._on(container, lambda rt: rt.read_file(container, path))
+
+    def follow_file(self, container: str, path: str) -> Iterator[bytes]:
+        return follow_by_tail(self, container, path)
+
+    # -- which host runs a node ----------------------------------------------------
+    def _on(self, container: str, call: Callable[[DockerRuntime], T]) -> T:
+        """`call` on the engine running `container`. A node last seen on a host where it
+        is gone now may have been made again elsewhere: looked for afresh, once."""
+        cached = self._where.get(container)
+        host = cached or self._locate(container)
+        try:
+            return _wrapped(call)(self.engine(host))
+        except (NodeStopped, RuntimeFailure):
+            if cached is None:
+                raise
+            self._where.pop(container, None)
+            found = self._locate(container)
+            if found == cached:
+                raise
+            return _wrapped(call)(self.engine(found))
+
+    @_wrapped
+    def _locate(self, container: str) -> Host:
+        """The host whose engine has the container; a ready host if none has (its engine
+        then says the node is gone, as Docker's would)."""
+        hosts = self._ready_hosts()
+        lab, instance, _ = naming.parse_container_name(container)
+        placed = self._lab_host(lab, instance) if lab != "?" else None
+        first = [h for h in hosts if h.name == placed]
+        for host in first + [h for h in hosts if h.name != placed]:
+            with contextlib.suppress(*engine_errors()):
+                if self.engine(host)._api.containers(
+                        all=True, filters={"name": f"^/{container}$"}):
+                    self._where[container] = host
+                    return host
+        return first[0] if first else hosts[0]
+
+
+def _network_info(net: dict) -> NetworkInfo:
+    labels = net.get("Labels") or {}
+    configs = (net.get("IPAM") or {}).get("Config") or []
+    return NetworkInfo(lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
+                       name=labels.get(naming.NETWORK, net.get("Name", "?")),
+                       subnet=configs[0].get("Subnet", "") if configs else "",
+                       handle=net["Id"],
+                       nodes=tuple(filter(None, labels.get(naming.LAB_NODES, "").split(","))))
