@@ -103,6 +103,8 @@ def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
 def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
     try:
         yield from chunks
+    except GeneratorExit:  # closed (at exit, too, when no import can run any more)
+        raise
     except engine_errors() as exc:
         raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
 

@@ -139,12 +139,66 @@ def engine_client(url: str, certs: Path, timeout: float = 60) -> docker.APIClien
     import docker
     tls = docker.tls.TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
                                ca_cert=str(certs / "ca.pem"), verify=True)
-    client = docker.APIClient(base_url=url.replace("tcp://", "https://", 1), tls=tls,
-                              timeout=timeout, version="1.41")
+    client = _tls_client_class()(base_url=url.replace("tcp://", "https://", 1), tls=tls,
+                                 timeout=timeout, version="1.41")
     # requests lets REQUESTS_CA_BUNDLE (and proxy variables) override the session's own
     # CA (psf/requests#3829): only the engines' CA may vouch for an engine, directly.
     client.trust_env = False
     return client
+
+
+@functools.cache
+def _tls_client_class() -> type:
+    """docker.APIClient whose exec output is read right over TLS.
+
+    The SDK waits in poll() before each read of an exec's output; over TLS the next
+    bytes may already be decrypted in the SSL object, where poll() cannot see them,
+    and a followed file (live capture) or a quiet command would hang until more came.
+    """
+    import docker
+    from docker.utils.socket import consume_socket_output, demux_adaptor
+
+    class TLSClient(docker.APIClient):
+        def _read_from_socket(self, response, stream, tty=True, demux=False):
+            sock = self._get_raw_response_socket(response)
+            sock.settimeout(None)  # as the SDK's poll(): an exec may be quiet for long
+            frames = _tls_frames(sock, tty)
+            gen = ((demux_adaptor(*f) for f in frames) if demux
+                   else (data for (_, data) in frames))
+            if stream:
+                return gen
+            try:
+                return consume_socket_output(gen, demux=demux)
+            finally:
+                response.close()
+
+    return TLSClient
+
+
+def _tls_frames(sock, tty: bool) -> Iterator[tuple[int, bytes]]:
+    """An exec's output frames: (stream, bytes); with a tty, all of it is stdout (1)."""
+    import struct
+    try:
+        if tty:
+            while chunk := sock.recv(65536):
+                yield 1, chunk
+            return
+        while True:
+            header = b""
+            while len(header) < 8:
+                chunk = sock.recv(8 - len(header))
+                if not chunk:
+                    return
+                header += chunk
+            stream, size = struct.unpack(">BxxxL", header)
+            while size > 0:
+                chunk = sock.recv(min(size, 65536))
+                if not chunk:
+                    return
+                size -= len(chunk)
+                yield stream, chunk
+    except OSError:  # the engine closed the connection: the output ended
+        return
 
 
 def copy_image(source: docker.APIClient, target: docker.APIClient, ref: str) -> None:
@@ -195,6 +249,7 @@ class SwarmRuntime:
         self._where: dict[str, Host] = {}  # container -> the host it was last seen on
         self._lock = threading.Lock()
         self._placing = threading.Lock()  # one lab's first network at a time
+        self._starting: dict[str, int] = {}  # spread: nodes being started, per host
 
     # -- the swarm's hosts ---------------------------------------------------------
     @_wrapped
@@ -340,7 +395,11 @@ class SwarmRuntime:
             counts = dict(zip((h.name for h in hosts),
                               self._each(hosts, lambda h: len(self.engine(h).nodes())),
                               strict=True))
-            name = self._emptiest(hosts, counts)
+            with self._lock:  # nodes started at once count each other
+                for host, starting in self._starting.items():
+                    counts[host] = counts.get(host, 0) + starting
+                name = self._emptiest(hosts, counts)
+                self._starting[name] = self._starting.get(name, 0) + 1
         else:
             name = self._lab_host(node.lab, node.instance) or self._emptiest(
                 hosts, self._lab_nodes_per_host())
@@ -353,7 +412,12 @@ class SwarmRuntime:
     @_wrapped
     def start_node(self, node: NodePlan) -> str:
         host = self._node_host(node)
-        handle = self.engine(host).start_node(node)
+        try:
+            handle = self.engine(host).start_node(node)
+        finally:
+            if self.config.placement == "spread":
+                with self._lock:
+                    self._starting[host.name] -= 1
         self._where[handle] = host
         return handle
 
@@ -372,14 +436,24 @@ class SwarmRuntime:
         while True:
             try:
                 self._manager.remove_network(handle)
+                self._gone(handle, deadline)
                 return
             except docker.errors.NotFound:
                 return
             except docker.errors.APIError as exc:
+                if "not found" in str(exc):  # a manager says so with a 500 at times
+                    return
                 # A host lets go of a removed node's endpoint a moment after: wait for it.
-                if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                busy = "active endpoints" in str(exc) or "in use by task" in str(exc)
+                if not busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _gone(self, handle: str, deadline: float) -> None:
+        """The manager lists a removed network a moment longer: an `up` right after a
+        `down` would find its name taken. Wait until it is gone from the list."""
+        while self._manager.networks(ids=[handle]) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     @_wrapped
     def ensure_image(self, ref: str | None = None, progress: Progress | None = None,

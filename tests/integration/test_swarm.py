@@ -83,3 +83,124 @@ def test_down_leaves_nothing_behind(api):
     assert not cluster.certs.exists()
     assert glob.glob(f"/sys/fs/cgroup/*/{name}-1") + glob.glob(f"/sys/fs/cgroup/{name}-1") == []
     assert swarm.find(name) is None
+
+
+# -- the swarm runtime (labctl/runtime/swarm.py) through the command line -------------
+def _placed(cluster, instance: str) -> dict[str, str]:
+    """node -> the engine that runs it, asked of every engine directly."""
+    found = {}
+    for engine in cluster.engines:
+        for c in cluster.client(engine).containers(
+                all=True, filters={"label": f"labctl.instance={instance}"}):
+            found[c["Labels"]["labctl.node"]] = engine.name
+    return found
+
+
+def test_labs_run_on_the_swarm_each_on_one_host_and_pass_their_checks(swarm_cluster):
+    from tests.conftest import SESSION_PREFIX, run_labctl
+    env = swarm_cluster.env()
+    first, second = f"{SESSION_PREFIX}sw1", f"{SESSION_PREFIX}sw2"
+    try:
+        for instance in (first, second):  # up, the lab's steps and checks; kept up
+            tested = run_labctl("test", "handshake-lab", "-i", instance, "--keep", env=env)
+            assert tested.returncode == 0, tested.stdout + tested.stderr
+        one, two = _placed(swarm_cluster, first), _placed(swarm_cluster, second)
+        assert set(one) == set(two) == {"client", "server"}
+        assert len(set(one.values())) == 1 and len(set(two.values())) == 1  # one host each
+        assert set(one.values()) != set(two.values())  # the emptiest host takes the next
+        # No route out of a lab: not to the engines, nor to another lab.
+        other = run_labctl("exec", "handshake-lab", "-i", second, "server", "--",
+                           "hostname", "-i", env=env).stdout.split()[0]
+        for target in (swarm_cluster.manager.addr, swarm_cluster.engines[1].addr, other):
+            probe = run_labctl("exec", "handshake-lab", "-i", first, "client", "--",
+                               "ping", "-c1", "-W1", target, env=env)
+            assert probe.returncode != 0 and "unreachable" in probe.stdout + probe.stderr
+    finally:
+        for instance in (first, second):
+            run_labctl("down", "handshake-lab", "-i", instance, env=env)
+    assert _placed(swarm_cluster, first) == {} and _placed(swarm_cluster, second) == {}
+
+
+def test_a_spread_lab_talks_across_hosts_with_ethernets_mtu(swarm_cluster):
+    """LABCTL_SWARM_PLACEMENT=spread: the nodes of one lab on two hosts, through VXLAN;
+    the course's MSS of 1460 still holds (the test swarm's own network has MTU 1550)."""
+    from tests.conftest import SESSION_PREFIX, run_labctl
+    env = {**swarm_cluster.env(), "LABCTL_SWARM_PLACEMENT": "spread"}
+    instance = f"{SESSION_PREFIX}spread"
+    try:
+        tested = run_labctl("test", "handshake-lab", "-i", instance, "--keep", env=env)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert len(set(_placed(swarm_cluster, instance).values())) == 2
+    finally:
+        run_labctl("down", "handshake-lab", "-i", instance, env=env)
+
+
+def test_shells_and_live_captures_reach_a_node_on_a_worker(swarm_cluster):
+    """An interactive session and a followed file, over the worker engine's TLS."""
+    import select
+    import time
+
+    from labctl.lab import loader
+    from labctl.paths import lab_search_dirs
+    from labctl.runtime.swarm import SwarmConfig, SwarmRuntime
+    from labctl.service.engine import Engine
+    from tests.conftest import SESSION_PREFIX
+    runtime = SwarmRuntime(SwarmConfig(swarm_cluster.manager.url, swarm_cluster.certs,
+                                       "spread"))
+    engine = Engine(runtime)
+    instance = f"{SESSION_PREFIX}shell"
+    lab = loader.load(next(d for d in lab_search_dirs() if (d / "handshake-lab").is_dir())
+                      / "handshake-lab")
+    try:
+        nodes = {n.node: n for n in engine.up(lab, instance)}
+        placed = _placed(swarm_cluster, instance)
+        on_worker = next(n for n, e in placed.items() if e != swarm_cluster.manager.name)
+        session = runtime.open_session(nodes[on_worker].container, ["/bin/bash", "-i"])
+        session.send(b"echo $((6 * 7))-$(hostname)\n")
+        seen, deadline = b"", time.monotonic() + 20
+        while f"42-{on_worker}".encode() not in seen and time.monotonic() < deadline:
+            if select.select([session], [], [], 1)[0]:
+                seen += session.recv(4096)
+        session.send(b"exit\n")
+        session.close()
+        assert f"42-{on_worker}".encode() in seen
+        server = nodes["server"]
+        follower = runtime.follow_file(server.container, server.capture)
+        assert next(iter(follower))[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+        follower.close()
+        left = runtime.run(server.container, ["pgrep", "-f", "tail -c"])
+        assert left.exit_code == 1  # the follower is gone from the node
+    finally:
+        engine.down(lab.name, instance)
+
+
+def test_the_classroom_server_runs_a_students_labs_on_the_swarm(swarm_cluster, api):
+    """labctl serve --runtime swarm: a student's up, exec, status and down, on the swarm
+    (nothing on the server's own engine)."""
+    from labctl.lab import naming
+    from tests.conftest import SESSION_PREFIX
+    from tests.integration import server_harness
+    server = server_harness.start("--runtime", "swarm",
+                                  "--swarm-manager", swarm_cluster.manager.url,
+                                  "--swarm-certs", str(swarm_cluster.certs))
+    try:
+        student = server.add_user(f"{SESSION_PREFIX}sws")
+
+        def work(client):
+            up = client.up("handshake-lab")
+            step = client.exec("handshake-lab", "client",
+                               ["curl", "-s", "--compressed", "http://server/"])
+            status = client.status()
+            return up, step, status
+
+        up, step, status = server.as_user(student, work)["value"]
+        assert {n["node"] for n in up["labs"][0]["nodes"]} == {"client", "server"}
+        assert "Hello World!" in step["stdout"]
+        assert [lab["instance"] for lab in status["labs"]] == [student]
+        assert set(_placed(swarm_cluster, student)) == {"client", "server"}
+        assert api.containers(all=True, filters={
+            "label": naming.label_filters("handshake-lab", student)}) == []
+        down = server.as_user(student, lambda client: client.down("handshake-lab"))["value"]
+        assert down["containers"] == 2 and _placed(swarm_cluster, student) == {}
+    finally:
+        server.stop()
