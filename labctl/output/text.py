@@ -54,8 +54,12 @@ def show_status(out: Console, report: Report) -> None:
     if nodes:
         rows = [[n.lab, n.instance, n.node, n.status, n.ip, n.mac,
                  console.services_text(n.services)] for n in nodes]
-        out.print(table(None, ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"],
-                        rows))
+        columns = ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"]
+        if any(n.host for n in nodes):  # several hosts (a swarm): which one runs each node
+            columns.insert(4, "Host")
+            for row, n in zip(rows, nodes, strict=True):
+                row.insert(4, n.host)
+        out.print(table(None, columns, rows))
     for lab in report.labs:
         if lab.broken:
             out.print(f"[red]{escape(lab.lab)} (instance {escape(lab.instance)}) is "

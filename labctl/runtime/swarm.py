@@ -2,7 +2,7 @@
 
 - **Networks** are internal, attachable overlays made on the manager: swarm-wide,
   no gateway, no interface on any host. Their labels are the record, as on Docker,
-  plus the host the lab instance was placed on (`labctl.host`).
+  plus the host the lab instance was placed on (swarm_labs.py).
 - **Nodes** are containers made on one engine of the swarm and attached to those
   overlays with their planned addresses. Not swarm services: a service's task
   cannot be given an address (moby/moby#24170, open since 2016), and a lab's
@@ -13,7 +13,10 @@
   traffic never crosses hosts), the ready host holding the fewest lab nodes.
   `LABCTL_SWARM_PLACEMENT=spread` puts each node on the host with the fewest
   instead (a lab's traffic then crosses hosts through VXLAN).
-- **Every engine is reached over mutual TLS** (the docker SDK; one client
+- **A host that goes down** (or whose engine stops answering) leaves its labs'
+  nodes listed as "host down" on that host: the lab shows broken, and `up` makes
+  it again on a ready host (the next generation of its networks, swarm_labs.py).
+- **Every engine is reached over mutual TLS** (swarm_engines.py; one client
   certificate): the manager at its URL, each other host at its swarm address on
   the same port. exec, shells, files, live captures and logs go to the engine
   that runs the node.
@@ -25,8 +28,8 @@ link loss on the host side).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import hashlib
 import os
 import threading
 import time
@@ -49,7 +52,9 @@ from labctl.errors import (
 from labctl.interrupts import shielded
 from labctl.lab import naming
 from labctl.runtime import images, subnets
+from labctl.runtime import swarm_labs as records
 from labctl.runtime.base import (
+    HOST_DOWN,
     ExecResult,
     ExecStream,
     NetworkInfo,
@@ -60,6 +65,7 @@ from labctl.runtime.base import (
 )
 from labctl.runtime.base import quiet as _quiet
 from labctl.runtime.docker import DockerRuntime, engine_errors
+from labctl.runtime.swarm_engines import DEFAULT_PORT, copy_image, engine_client
 
 if TYPE_CHECKING:
     import docker
@@ -68,36 +74,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-HOST = "labctl.host"  # on a lab's networks: the swarm host its nodes run on
 PLACEMENTS = ("lab", "spread")
-DEFAULT_PORT = 2376
 # A node's interface gets Ethernet's MTU of 1500, as on one Docker host (the course's
 # MSS 1460). The overlay driver's option is the MTU of the hosts' own network, which
 # carries a frame plus 50 bytes of VXLAN between hosts (the test swarm's network has
 # 1550; on a network of 1500 a spread lab's largest frames are fragmented between hosts).
 OVERLAY_MTU = "1550"
 REMOVE_WAIT = 20.0  # seconds a network's removal waits for its endpoints to go
-
-
-def overlay_name(lab: str, instance: str, network: str) -> str:
-    """A swarm network's name is one DNS label (no dots, at most 63 characters):
-    `lc-<hash of instance and lab>-<network>`. The lab's own network name comes last,
-    so a node's interfaces are ordered by it, as Docker orders its bridges."""
-    digest = hashlib.sha256(f"{instance}/{lab}".encode()).hexdigest()[:12]
-    return f"lc-{digest}-{network}"
-
-
-def swarm_range(subnet: str) -> str:
-    """Where the swarm picks addresses of its own on a lab network: the top eighth.
-
-    Each host that runs a node of an overlay takes an address on it for its load
-    balancer, picked by the manager. Planned addresses count up from the bottom
-    (plan.py), so they never meet: a /24's planned .2, .3, ... and the swarm's .224-.255.
-    """
-    import ipaddress
-    net = ipaddress.IPv4Network(subnet)
-    prefix = min(net.prefixlen + 3, 30)
-    return str(list(net.subnets(new_prefix=prefix))[-1])
+LIST_TIMEOUT = 5.0  # seconds a host may take to list its nodes before it counts as down
 
 
 @dataclass(frozen=True)
@@ -134,80 +118,6 @@ class SwarmConfig:
         return urllib.parse.urlsplit(self.manager).port or DEFAULT_PORT
 
 
-def engine_client(url: str, certs: Path, timeout: float = 60) -> docker.APIClient:
-    """The docker SDK on a remote engine over mutual TLS (its certificate verified)."""
-    import docker
-    tls = docker.tls.TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
-                               ca_cert=str(certs / "ca.pem"), verify=True)
-    client = _tls_client_class()(base_url=url.replace("tcp://", "https://", 1), tls=tls,
-                                 timeout=timeout, version="1.41")
-    # requests lets REQUESTS_CA_BUNDLE (and proxy variables) override the session's own
-    # CA (psf/requests#3829): only the engines' CA may vouch for an engine, directly.
-    client.trust_env = False
-    return client
-
-
-@functools.cache
-def _tls_client_class() -> type:
-    """docker.APIClient whose exec output is read right over TLS.
-
-    The SDK waits in poll() before each read of an exec's output; over TLS the next
-    bytes may already be decrypted in the SSL object, where poll() cannot see them,
-    and a followed file (live capture) or a quiet command would hang until more came.
-    """
-    import docker
-    from docker.utils.socket import consume_socket_output, demux_adaptor
-
-    class TLSClient(docker.APIClient):
-        def _read_from_socket(self, response, stream, tty=True, demux=False):
-            sock = self._get_raw_response_socket(response)
-            sock.settimeout(None)  # as the SDK's poll(): an exec may be quiet for long
-            frames = _tls_frames(sock, tty)
-            gen = ((demux_adaptor(*f) for f in frames) if demux
-                   else (data for (_, data) in frames))
-            if stream:
-                return gen
-            try:
-                return consume_socket_output(gen, demux=demux)
-            finally:
-                response.close()
-
-    return TLSClient
-
-
-def _tls_frames(sock, tty: bool) -> Iterator[tuple[int, bytes]]:
-    """An exec's output frames: (stream, bytes); with a tty, all of it is stdout (1)."""
-    import struct
-    try:
-        if tty:
-            while chunk := sock.recv(65536):
-                yield 1, chunk
-            return
-        while True:
-            header = b""
-            while len(header) < 8:
-                chunk = sock.recv(8 - len(header))
-                if not chunk:
-                    return
-                header += chunk
-            stream, size = struct.unpack(">BxxxL", header)
-            while size > 0:
-                chunk = sock.recv(min(size, 65536))
-                if not chunk:
-                    return
-                size -= len(chunk)
-                yield stream, chunk
-    except OSError:  # the engine closed the connection: the output ended
-        return
-
-
-def copy_image(source: docker.APIClient, target: docker.APIClient, ref: str) -> None:
-    """`docker save | docker load` between two engines: no registry needed."""
-    for line in target.load_image(source.get_image(ref)):
-        if isinstance(line, dict) and line.get("error"):
-            raise RuntimeFailure(f"loading {ref}: {line['error']}")
-
-
 def connect() -> SwarmRuntime:
     config = SwarmConfig.from_env()
     config.check()
@@ -241,12 +151,14 @@ class SwarmRuntime:
     """labctl's Runtime (runtime/base.py) on a Docker Swarm."""
 
     def __init__(self, config: SwarmConfig,
-                 client: Callable[[str], docker.APIClient] | None = None):
+                 client: Callable[[str, float], docker.APIClient] | None = None):
         self.config = config
-        self._client = client or (lambda url: engine_client(url, config.certs))
-        self._manager = self._client(config.manager)
-        self._engines: dict[str, DockerRuntime] = {}  # by host address
+        self._client = client or (lambda url, timeout: engine_client(url, config.certs,
+                                                                      timeout))
+        self._manager = self._client(config.manager, 60)
+        self._engines: dict[tuple[str, float], DockerRuntime] = {}  # (address, timeout)
         self._where: dict[str, Host] = {}  # container -> the host it was last seen on
+        self._names: dict[tuple[str, str, str], str] = {}  # lab network -> overlay name
         self._lock = threading.Lock()
         self._placing = threading.Lock()  # one lab's first network at a time
         self._starting: dict[str, int] = {}  # spread: nodes being started, per host
@@ -271,14 +183,15 @@ class SwarmRuntime:
             raise EngineUnavailable("no host of the swarm is ready")
         return ready
 
-    def engine(self, host: Host) -> DockerRuntime:
-        """The Docker runtime on one host's engine (made once per host)."""
+    def engine(self, host: Host, timeout: float = 60) -> DockerRuntime:
+        """The Docker runtime on one host's engine (made once per host and timeout)."""
         with self._lock:
-            runtime = self._engines.get(host.addr)
+            runtime = self._engines.get((host.addr, timeout))
             if runtime is None:
                 url = f"tcp://{host.addr}:{self.config.port}"
-                runtime = DockerRuntime(self._client(url), network_name=overlay_name)
-                self._engines[host.addr] = runtime
+                runtime = DockerRuntime(self._client(url, timeout),
+                                        network_name=self._overlay)
+                self._engines[(host.addr, timeout)] = runtime
             return runtime
 
     def _each(self, hosts: list[Host], call: Callable[[Host], T]) -> list[T]:
@@ -289,50 +202,103 @@ class SwarmRuntime:
                                 thread_name_prefix="labctl-swarm") as pool:
             return list(pool.map(call, hosts))
 
-    # -- what runs ---------------------------------------------------------------
-    def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
-        hosts = self._ready_hosts()
-
-        def listed(host: Host) -> list[tuple[Host, NodeInfo]]:
-            return [(host, info) for info in self.engine(host).nodes(lab, instance)]
-
-        found = []
-        for pairs in self._each(hosts, listed):
-            for host, info in pairs:
-                self._where[info.container] = host
-                found.append(info)
+    # -- the record: the lab networks' labels (swarm_labs.py) -------------------------
+    def _labs(self, lab: str | None = None, instance: str | None = None
+              ) -> dict[tuple[str, str], records.LabNetworks]:
+        found = records.by_lab(self._manager.networks(
+            filters={"label": naming.label_filters(lab, instance)}))
+        with self._lock:
+            for record in found.values():
+                for network, name in record.names().items():
+                    self._names[(record.lab, record.instance, network)] = name
         return found
+
+    def _overlay(self, lab: str, instance: str, network: str) -> str:
+        """The overlay a lab network is now (its generation's name)."""
+        return self._names.get((lab, instance, network)) or records.overlay_name(
+            lab, instance, network)
+
+    # -- what runs ---------------------------------------------------------------
+    @_wrapped
+    def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
+        hosts = self.hosts()
+        labs = self._labs(lab, instance)
+
+        def listed(host: Host) -> list[NodeInfo] | None:
+            try:
+                return self.engine(host, LIST_TIMEOUT).nodes(lab, instance)
+            except RuntimeFailure:
+                return None  # not answering: counted as down
+
+        answers = dict(zip((h.name for h in hosts), self._each(
+            hosts, lambda h: listed(h) if h.ready else None), strict=True))
+        up = {name for name, found in answers.items() if found is not None}
+        by_name = {h.name: h for h in hosts}
+        found = []
+        for name, infos in answers.items():
+            for info in infos or []:
+                record = labs.get((info.lab, info.instance))
+                if record and record.host in up and record.host != name:
+                    self._orphan(by_name[name], info)  # made again elsewhere meanwhile
+                    continue
+                self._where[info.container] = by_name[name]
+                found.append(dataclasses.replace(info, host=name))
+        for record in labs.values():  # labs on a host that is down: every node, marked
+            if record.host and record.host not in up:
+                found += [NodeInfo(record.lab, record.instance, node,
+                                   naming.container_name(record.lab, record.instance, node),
+                                   HOST_DOWN, "", "", "", host=record.host)
+                          for node in record.nodes]
+        return found
+
+    def _orphan(self, host: Host, info: NodeInfo) -> None:
+        """A node left on a host that was down while its lab was made again elsewhere."""
+        with contextlib.suppress(LabctlError):
+            self.engine(host, LIST_TIMEOUT).remove_node(info)
 
     @_wrapped
     def networks(self, lab: str | None = None, instance: str | None = None
                  ) -> list[NetworkInfo]:
-        found = self._manager.networks(filters={"label": naming.label_filters(lab, instance)})
-        return [_network_info(net) for net in found]
+        found = []
+        for record in self._labs(lab, instance).values():
+            found += [_network_info(net) for net in record.live]
+            for net in record.retired:  # its host is back, or it goes next time
+                with contextlib.suppress(*engine_errors()):
+                    self._manager.remove_network(net["Id"])
+        return found
 
     # -- bring up ----------------------------------------------------------------
     @_wrapped
     def create_network(self, net: NetworkPlan) -> NetworkInfo:
-        name = overlay_name(net.lab, net.instance, net.name)
         with self._placing:  # two labs placed at once would both pick the emptiest host
-            host = self._lab_host(net.lab, net.instance)
-            if host is None and self.config.placement == "lab":
-                host = self._emptiest(self._ready_hosts(), self._lab_nodes_per_host())
+            hosts = self._ready_hosts()
+            ready = {h.name for h in hosts}
+            record = self._labs(net.lab, net.instance).get((net.lab, net.instance))
+            if record is not None and (record.host in ready or not record.host):
+                generation, host = record.generation, record.host  # this `up`'s networks
+            else:  # a new lab, or one whose host is down: the next generation
+                generation = record.generation + 1 if record is not None else 0
+                host = "" if self.config.placement == "spread" else records.emptiest(
+                    sorted(ready), records.nodes_per_host(self._labs()))
+            name = records.overlay_name(net.lab, net.instance, net.name, generation)
             subnet = subnets.claim(net.subnet, net.pool_key, self._used_subnets(),
-                                   lambda cidr: self._create_overlay(net, name, cidr, host))
+                                   lambda cidr: self._create_overlay(net, name, cidr, host,
+                                                                     generation))
+        with self._lock:
+            self._names[(net.lab, net.instance, net.name)] = name
         return NetworkInfo(net.lab, net.instance, net.name, subnet, name, net.nodes)
 
-    def _create_overlay(self, net: NetworkPlan, name: str, subnet: str,
-                        host: str | None) -> None:
+    def _create_overlay(self, net: NetworkPlan, name: str, subnet: str, host: str,
+                        generation: int) -> None:
         import docker.errors
 
         from labctl.lab.plan import gateway
         ipam = {"Driver": "default", "Options": {},
                 "Config": [{"Subnet": subnet, "Gateway": gateway(subnet),
-                            "IPRange": swarm_range(subnet)}]}
+                            "IPRange": records.swarm_range(subnet)}]}
         labels = {**naming.lab_labels(net.lab, net.instance), naming.NETWORK: net.name,
-                  naming.LAB_NODES: ",".join(net.nodes)}
-        if host:
-            labels[HOST] = host
+                  naming.LAB_NODES: ",".join(net.nodes), records.HOST: host,
+                  records.GENERATION: str(generation)}
         try:
             with shielded():  # an interrupt mid-request could leave a network we never saw
                 # Internal even when routed: an overlay has no interface on any host, so
@@ -362,47 +328,24 @@ class SwarmRuntime:
                     continue  # IPv6 or empty
         return used
 
-    def _lab_host(self, lab: str, instance: str) -> str | None:
-        """The host a lab instance was placed on (its networks' label), if any."""
-        for net in self._manager.networks(filters={"label": naming.label_filters(lab,
-                                                                                  instance)}):
-            host = (net.get("Labels") or {}).get(HOST)
-            if host:
-                return host
-        return None
-
-    def _lab_nodes_per_host(self) -> dict[str, int]:
-        """Lab nodes placed per host, from the networks' labels (one question)."""
-        placed: dict[tuple[str, str], tuple[str, int]] = {}
-        for net in self._manager.networks(filters={"label": naming.label_filters()}):
-            labels = net.get("Labels") or {}
-            if labels.get(HOST):
-                nodes = len([n for n in labels.get(naming.LAB_NODES, "").split(",") if n])
-                placed[(labels.get(naming.LAB, ""), labels.get(naming.INSTANCE, ""))] = (
-                    labels[HOST], nodes)
-        counts: dict[str, int] = {}
-        for host, nodes in placed.values():
-            counts[host] = counts.get(host, 0) + nodes
-        return counts
-
-    @staticmethod
-    def _emptiest(hosts: list[Host], counts: dict[str, int]) -> str:
-        return min(hosts, key=lambda h: (counts.get(h.name, 0), h.name)).name
-
     def _node_host(self, node: NodePlan) -> Host:
         hosts = self._ready_hosts()
         if self.config.placement == "spread":
+            self._labs(node.lab, node.instance)  # the overlays' names
             counts = dict(zip((h.name for h in hosts),
                               self._each(hosts, lambda h: len(self.engine(h).nodes())),
                               strict=True))
             with self._lock:  # nodes started at once count each other
                 for host, starting in self._starting.items():
                     counts[host] = counts.get(host, 0) + starting
-                name = self._emptiest(hosts, counts)
+                name = records.emptiest([h.name for h in hosts], counts)
                 self._starting[name] = self._starting.get(name, 0) + 1
         else:
-            name = self._lab_host(node.lab, node.instance) or self._emptiest(
-                hosts, self._lab_nodes_per_host())
+            record = self._labs(node.lab, node.instance).get((node.lab, node.instance))
+            if record is None or not record.host:
+                raise RuntimeFailure(f"{node.lab} ({node.instance}) has no networks on the "
+                                     "swarm: its nodes have nowhere to go")
+            name = record.host
         chosen = next((h for h in hosts if h.name == name), None)
         if chosen is None:
             raise EngineUnavailable(f"host {name} of the swarm, where {node.lab} "
@@ -425,13 +368,15 @@ class SwarmRuntime:
         self._on(container, lambda rt: rt.wait_ready(container, node))
 
     def remove_node(self, info: NodeInfo) -> None:
+        if info.status == HOST_DOWN:
+            return  # out of reach; removed when its host is back (nodes(): orphans)
         self._on(info.container, lambda rt: rt.remove_node(info))
         self._where.pop(info.container, None)
 
     @_wrapped
     def remove_network(self, net: NetworkInfo) -> None:
         import docker.errors
-        handle = net.handle or overlay_name(net.lab, net.instance, net.name)
+        handle = net.handle or self._overlay(net.lab, net.instance, net.name)
         deadline = time.monotonic() + REMOVE_WAIT
         while True:
             try:
@@ -445,9 +390,16 @@ class SwarmRuntime:
                     return
                 # A host lets go of a removed node's endpoint a moment after: wait for it.
                 busy = "active endpoints" in str(exc) or "in use by task" in str(exc)
+                if busy and self._held_by_a_host_down(handle):
+                    return  # retired: the next generation replaces it (swarm_labs.py)
                 if not busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _held_by_a_host_down(self, handle: str) -> bool:
+        labels = self._manager.inspect_network(handle).get("Labels") or {}
+        host = labels.get(records.HOST, "")
+        return bool(host) and host not in {h.name for h in self.hosts() if h.ready}
 
     def _gone(self, handle: str, deadline: float) -> None:
         """The manager lists a removed network a moment longer: an `up` right after a
@@ -462,7 +414,8 @@ class SwarmRuntime:
         hosts = self._ready_hosts()
         if ref is not None:
             missing = [h.name for h, ok in zip(hosts, self._each(
-                hosts, lambda h: self._has_image(h, ref)), strict=True) if not ok]
+                hosts, lambda h: self._image_label(h, ref, "") is not None), strict=True)
+                if not ok]
             if missing:
                 raise ImageMissing(f"image '{ref}' is not on {', '.join(missing)} of the swarm "
                                    "(no registry to pull from): load it there first")
@@ -470,7 +423,8 @@ class SwarmRuntime:
         want = images.node_hash()
         ref = images.node_ref(want)
         stale = [h for h, label in zip(hosts, self._each(
-            hosts, lambda h: self._image_label(h, ref)), strict=True) if force or label != want]
+            hosts, lambda h: self._image_label(h, ref, images.HASH_LABEL)), strict=True)
+            if force or label != want]
         if stale:
             from labctl.runtime.docker import connect as local_engine
             local = local_engine()  # built here (mmdebstrap), then copied to each host
@@ -483,21 +437,15 @@ class SwarmRuntime:
                                                                   "latest"))
         return ref
 
-    def _image_label(self, host: Host, ref: str) -> str | None:
+    def _image_label(self, host: Host, ref: str, key: str) -> str | None:
+        """The image's label `key` on a host ("" for an image without it); None if the
+        host has no such image."""
         import docker.errors
         try:
             config = self.engine(host)._api.inspect_image(ref)["Config"]
         except docker.errors.ImageNotFound:
             return None
-        return (config.get("Labels") or {}).get(images.HASH_LABEL)
-
-    def _has_image(self, host: Host, ref: str) -> bool:
-        import docker.errors
-        try:
-            self.engine(host)._api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
-            return False
-        return True
+        return (config.get("Labels") or {}).get(key, "")
 
     def ensure_isolation(self, progress: Progress | None = None) -> None:
         """Nothing to install: a lab overlay is internal (no gateway) and has no
@@ -553,11 +501,12 @@ class SwarmRuntime:
         then says the node is gone, as Docker's would)."""
         hosts = self._ready_hosts()
         lab, instance, _ = naming.parse_container_name(container)
-        placed = self._lab_host(lab, instance) if lab != "?" else None
+        record = self._labs(lab, instance).get((lab, instance)) if lab != "?" else None
+        placed = record.host if record else ""
         first = [h for h in hosts if h.name == placed]
         for host in first + [h for h in hosts if h.name != placed]:
-            with contextlib.suppress(*engine_errors()):
-                if self.engine(host)._api.containers(
+            with contextlib.suppress(*engine_errors(), LabctlError):
+                if self.engine(host, LIST_TIMEOUT)._api.containers(
                         all=True, filters={"name": f"^/{container}$"}):
                     self._where[container] = host
                     return host

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from labctl.errors import InvalidInput, LabctlError, RuntimeFailure
 from labctl.runtime import images
 from labctl.runtime.base import Progress
-from labctl.runtime.swarm import DEFAULT_PORT, copy_image, engine_client
+from labctl.runtime.swarm_engines import DEFAULT_PORT, copy_image, engine_client
 
 if TYPE_CHECKING:
     import docker

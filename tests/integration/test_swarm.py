@@ -204,3 +204,66 @@ def test_the_classroom_server_runs_a_students_labs_on_the_swarm(swarm_cluster, a
         assert down["containers"] == 2 and _placed(swarm_cluster, student) == {}
     finally:
         server.stop()
+
+
+def test_a_host_that_goes_down_marks_its_labs_broken_and_up_moves_them(swarm_cluster, api):
+    """A worker stops answering (its engine frozen: `docker pause`): its lab shows its
+    nodes as "host down" there; `up` makes the lab again on a ready host. When the worker
+    is back, what it still ran of the lab, and the lab's old networks, are removed."""
+    import json
+    import time
+
+    from labctl.runtime.swarm import SwarmConfig, SwarmRuntime
+    from tests.conftest import SESSION_PREFIX, run_labctl
+    env = swarm_cluster.env()
+    runtime = SwarmRuntime(SwarmConfig(swarm_cluster.manager.url, swarm_cluster.certs))
+    worker = swarm_cluster.engines[1]
+    instances = [f"{SESSION_PREFIX}hd{i}" for i in range(2)]
+    paused = False
+
+    def status(instance):
+        done = run_labctl("status", "handshake-lab", "-i", instance, "--json", env=env)
+        return json.loads(done.stdout)["labs"][0]
+
+    def until(condition, what, seconds=90):
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+            time.sleep(1)
+
+    try:
+        for instance in instances:  # the second goes to the other host (the emptiest)
+            assert run_labctl("up", "handshake-lab", "-i", instance, env=env).returncode == 0
+        moved = next(i for i in instances
+                     if set(_placed(swarm_cluster, i).values()) == {worker.name})
+        api.pause(worker.name)
+        paused = True
+        broken = status(moved)
+        assert {(n["status"], n["host"]) for n in broken["nodes"]} == {("host down",
+                                                                        worker.name)}
+        assert f"on {worker.name} (host down)" in broken["broken"]
+        until(lambda: not next(h for h in runtime.hosts() if h.name == worker.name).ready,
+              "the manager to mark the worker down")
+        repaired = run_labctl("up", "handshake-lab", "-i", moved, env=env)
+        assert repaired.returncode == 0, repaired.stderr
+        again = status(moved)
+        assert again["broken"] is None
+        assert {n["host"] for n in again["nodes"]} == {swarm_cluster.manager.name}
+        page = run_labctl("exec", "handshake-lab", "-i", moved, "client", "--", "curl", "-s",
+                          "--compressed", "http://server/", env=env)
+        assert "Hello World!" in page.stdout
+        api.unpause(worker.name)
+        paused = False
+        until(lambda: next(h for h in runtime.hosts() if h.name == worker.name).ready,
+              "the worker to be back")
+        status(moved)  # what the worker still ran of the lab goes
+        assert _placed(swarm_cluster, moved) == {"client": swarm_cluster.manager.name,
+                                                 "server": swarm_cluster.manager.name}
+        until(lambda: len(swarm_cluster.client().networks(
+            filters={"label": f"labctl.instance={moved}"})) == 1 or status(moved) is None,
+              "the lab's old network to go")
+    finally:
+        if paused:
+            api.unpause(worker.name)
+        for instance in instances:
+            run_labctl("down", "handshake-lab", "-i", instance, env=env)
