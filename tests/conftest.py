@@ -152,4 +152,11 @@ def swarm_cluster(api):
     try:
         yield cluster
     finally:
+        leaked = []  # what tests left on the swarm, reported as on the local engine
+        for engine in cluster.engines:
+            leaked += [c["Names"][0] for c in cluster.client(engine).containers(
+                all=True, filters={"label": "labctl.lab"})]
+        leaked += [n["Name"] for n in cluster.client().networks(
+            filters={"label": "labctl.lab"})]
         swarm.down(name, progress=lambda _: None)
+        assert not leaked, f"LEAK: tests left on the test swarm: {leaked}"

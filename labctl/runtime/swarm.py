@@ -223,6 +223,12 @@ class SwarmRuntime:
     def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
         hosts = self.hosts()
         labs = self._labs(lab, instance)
+        placed = labs.get((lab, instance)) if lab and instance else None
+        if placed is not None and placed.host:
+            # One lab placed on one host: only that host is asked, so a host that hangs
+            # slows only its own labs. Listings of more (status of an instance, the
+            # class) ask every host, and clear what a host that was down left behind.
+            hosts = [h for h in hosts if h.name == placed.host]
 
         def listed(host: Host) -> list[NodeInfo] | None:
             try:
