@@ -140,3 +140,23 @@ def pytest_sessionfinish(session, exitstatus):
     if leaked:
         sys.stderr.write(f"\nLEAK: tests left labelled resources behind: {leaked}\n")
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def swarm_cluster(api):
+    """A test swarm of two engines (a manager and a worker: the smallest that has more
+    than one host) for the session; removed afterwards, with whatever it ran."""
+    from labctl.testing import swarm
+    name = f"labctl-swarm-{SESSION_PREFIX.rstrip('-')}"
+    cluster = swarm.up(2, name, progress=lambda _: None)
+    try:
+        yield cluster
+    finally:
+        leaked = []  # what tests left on the swarm, reported as on the local engine
+        for engine in cluster.engines:
+            leaked += [c["Names"][0] for c in cluster.client(engine).containers(
+                all=True, filters={"label": "labctl.lab"})]
+        leaked += [n["Name"] for n in cluster.client().networks(
+            filters={"label": "labctl.lab"})]
+        swarm.down(name, progress=lambda _: None)
+        assert not leaked, f"LEAK: tests left on the test swarm: {leaked}"

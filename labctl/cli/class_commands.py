@@ -82,19 +82,25 @@ def status(server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = Non
                          lab["state"] if lab else "no lab",
                          ", ".join(lab["nodes"]) if lab else "",
                          _ago(lab["up_since"]).removesuffix(" ago") if lab else "",
-                         _ago(s["last_activity"])])
+                         _ago(s["last_activity"]),
+                         ", ".join(lab.get("hosts") or []) if lab else ""])
+    columns = list(STATUS_COLUMNS)
+    if any(row[-1] for row in rows):  # a swarm: the host(s) each lab runs on
+        columns.append("Host")
+    else:
+        rows = [row[:-1] for row in rows]
     if fmt == "table" and output is None:
         if not rows:
             console.err.print("no students yet (token holders, users of the server)")
             return
-        console.out.print(console.table(None, STATUS_COLUMNS, rows))
+        console.out.print(console.table(None, columns, rows))
         return
     if fmt == "json":
         text = json.dumps(found, indent=2) + "\n"
     else:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([c.lower().replace(" ", "_") for c in STATUS_COLUMNS])
+        writer.writerow([c.lower().replace(" ", "_") for c in columns])
         writer.writerows(rows)
         text = out.getvalue()
     _write(text, output)

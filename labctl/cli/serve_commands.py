@@ -123,6 +123,20 @@ def serve(
     audit_max_mb: Annotated[int, typer.Option(
         min=1, help="MiB of audit log before it rotates (four old files are kept)."
     )] = defaults.ServerConfig.audit_max_mb,
+    runtime: Annotated[str, typer.Option(
+        envvar="LABCTL_RUNTIME", help="Where labs run: docker (this host's engine) or swarm "
+        "(a Docker Swarm: --swarm-manager, --swarm-certs; docs/classroom.md).")] = "docker",
+    swarm_manager: Annotated[str | None, typer.Option(
+        envvar="LABCTL_SWARM_MANAGER", help="The swarm manager's engine: tcp://HOST:2376 "
+        "(mutual TLS; every host's engine listens on the same port).",
+        show_default=False)] = None,
+    swarm_certs: Annotated[Path | None, typer.Option(
+        envvar="LABCTL_SWARM_CERTS", file_okay=False,
+        help="A directory with ca.pem, cert.pem and key.pem: labctl's client certificate "
+        "for the swarm's engines.", show_default=False)] = None,
+    swarm_placement: Annotated[str, typer.Option(
+        envvar="LABCTL_SWARM_PLACEMENT", help="lab: a lab's nodes on one host (the one with "
+        "the fewest lab nodes); spread: each node on the host with the fewest.")] = "lab",
     install_systemd: Annotated[bool, typer.Option(
         "--install-systemd", help="Write /etc/systemd/system/labctl.service running "
         "`labctl serve` with these options, then exit (enable it with systemctl).")] = False,
@@ -158,7 +172,33 @@ def serve(
         raise InvalidInput("nothing to listen on: drop --no-socket or give --listen")
     if config.listen is not None:
         transport.check_tls(tls_cert, tls_key, config.listen[0])
-    transport.serve(app_mod.create_app(config), config)
+    ops = _lab_service(runtime, swarm_manager, swarm_certs, swarm_placement)
+    transport.serve(app_mod.create_app(config, ops), config)
+
+
+def _lab_service(runtime: str, manager: str | None, certs: Path | None, placement: str):
+    """The labs' runtime, chosen (and its settings checked) before the server starts."""
+    import os
+
+    from labctl.runtime import connect
+    from labctl.service.lab_service import LabService
+    if runtime not in ("docker", "swarm"):
+        raise InvalidInput(f"--runtime {runtime}: use docker or swarm")
+    # Whatever else in this process connects (runtime.connect()) gets the same runtime.
+    os.environ["LABCTL_RUNTIME"] = runtime
+    if runtime == "swarm":
+        if not manager or certs is None:
+            raise InvalidInput("--runtime swarm needs --swarm-manager tcp://HOST:2376 and "
+                               "--swarm-certs DIR (ca.pem, cert.pem, key.pem)")
+        os.environ.update(LABCTL_SWARM_MANAGER=manager, LABCTL_SWARM_CERTS=str(certs),
+                          LABCTL_SWARM_PLACEMENT=placement)
+    chosen = connect()
+    if runtime == "swarm":  # a wrong address or certificate is told now, not at the first up
+        hosts = chosen.hosts()
+        from labctl import console
+        console.err.print(f"labs run on the swarm at {manager}: "
+                          f"{', '.join(h.name for h in hosts)}")
+    return LabService(chosen)
 
 
 def _store(state_dir: Path):

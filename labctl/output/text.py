@@ -58,6 +58,10 @@ def show_status(out: Console, report: Report) -> None:
         rows = [[n.lab, n.instance, n.node, n.status, n.ip, n.mac,
                  console.services_text(n.services)] for n in nodes]
         columns = ["Lab", "Instance", "Node", "State", "IP", "MAC", "Services"]
+        if any(n.host for n in nodes):  # several hosts (a swarm): which one runs each node
+            columns.insert(4, "Host")
+            for row, n in zip(rows, nodes, strict=True):
+                row.insert(4, n.host)
         if out.is_terminal:
             out.print(table(None, columns, rows))
         else:  # a pipe, a script's grep: every value whole, a line per node, whatever width

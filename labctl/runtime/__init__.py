@@ -1,7 +1,7 @@
 """Runtimes: where lab nodes run. The protocol and labctl's types are in base.py.
 
-`connect()` returns the runtime for this host (Docker). Nothing outside the
-Docker runtime module imports the docker SDK.
+`connect()` returns the runtime chosen (Docker on this host unless LABCTL_RUNTIME
+says swarm). Nothing outside the runtime modules imports the docker SDK.
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ __all__ = ["DockerRuntime", "ExecResult", "ExecStream", "NetworkInfo", "NodeInfo
 
 
 def connect() -> Runtime:
-    """The Docker engine of this host (DOCKER_HOST and friends are honoured)."""
+    """The runtime LABCTL_RUNTIME names: `docker` (the default: this host's engine;
+    DOCKER_HOST and friends are honoured) or `swarm` (runtime/swarm.py: a Docker Swarm
+    at LABCTL_SWARM_MANAGER, over mutual TLS with LABCTL_SWARM_CERTS)."""
+    import os
+    kind = os.environ.get("LABCTL_RUNTIME", "docker") or "docker"
+    if kind == "swarm":
+        from labctl.runtime.swarm import connect as connect_swarm
+        return connect_swarm()
+    if kind != "docker":
+        from labctl.errors import InvalidInput
+        raise InvalidInput(f"LABCTL_RUNTIME={kind}: use docker or swarm")
     from labctl.runtime.docker import connect as connect_docker
     return connect_docker()
 

@@ -34,6 +34,10 @@ def quiet(_: str) -> None:
     """Progress nobody shows."""
 
 
+# The status of a node whose host is down or does not answer (a runtime of several hosts).
+HOST_DOWN = "host down"
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """A node as the runtime reports it; needs no lab file."""
@@ -49,6 +53,7 @@ class NodeInfo:
     capture: str = ""  # pcap path inside the node, if it captures
     addresses: dict[str, str] = field(default_factory=dict)  # lab network -> IP
     macs: dict[str, str] = field(default_factory=dict)  # lab network -> MAC
+    host: str = ""  # the host it runs on, where the runtime has several (a swarm's)
 
     @property
     def running(self) -> bool:

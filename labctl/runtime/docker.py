@@ -118,6 +118,8 @@ def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
 def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
     try:
         yield from chunks
+    except GeneratorExit:  # closed (at exit, too, when no import can run any more)
+        raise
     except engine_errors() as exc:
         raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
 
@@ -139,17 +141,23 @@ def _sdk_client() -> docker.APIClient:
 
 
 class DockerRuntime:
-    """labctl's Runtime (runtime/base.py) on one Docker engine."""
+    """labctl's Runtime (runtime/base.py) on one Docker engine.
 
-    def __init__(self, api: docker.APIClient):
+    `network_name` names a lab network on the engine (lab, instance, network): the
+    swarm runtime runs nodes on its engines through this class, on overlays it names.
+    """
+
+    def __init__(self, api: docker.APIClient,
+                 network_name: Callable[[str, str, str], str] = naming.network_name):
         self._api = api
+        self._network_name = network_name
 
     # -- what runs ---------------------------------------------------------------
     @_wrapped
     def nodes(self, lab: str | None = None, instance: str | None = None) -> list[NodeInfo]:
         found = self._api.containers(all=True,
                                      filters={"label": naming.label_filters(lab, instance)})
-        return [_node_info(summary) for summary in found]
+        return [_node_info(summary, self._network_name) for summary in found]
 
     @_wrapped
     def networks(self, lab: str | None = None, instance: str | None = None
@@ -257,7 +265,7 @@ class DockerRuntime:
     @_wrapped
     def start_node(self, node: NodePlan) -> str:
         first, *others = node.endpoints
-        network = functools.partial(naming.network_name, node.lab, node.instance)
+        network = functools.partial(self._network_name, node.lab, node.instance)
         host_config = self._api.create_host_config(
             network_mode=network(first.network),
             sysctls=node.sysctls,
@@ -649,14 +657,14 @@ def _ready(line: str, node: str, lines: _LogLines) -> bool:
     return False
 
 
-def _node_info(summary: dict) -> NodeInfo:
+def _node_info(summary: dict, network_name: Callable[[str, str, str], str]) -> NodeInfo:
     """A container listing entry, read back through labctl's labels."""
     labels = summary.get("Labels") or {}
     nets = (summary.get("NetworkSettings") or {}).get("Networks") or {}
     lab, instance = labels.get(naming.LAB, "?"), labels.get(naming.INSTANCE, "?")
     addresses = {}
     for logical in filter(None, labels.get(naming.NETWORKS, "").split(",")):
-        endpoint = nets.get(naming.network_name(lab, instance, logical)) or {}
+        endpoint = nets.get(network_name(lab, instance, logical)) or {}
         addresses[logical] = (endpoint.get("IPAddress", ""), endpoint.get("MacAddress", ""))
     primary = next(iter(addresses.values()), None)
     if primary is None:  # no network label: whatever Docker lists first

@@ -60,7 +60,13 @@ class Attached:
         try:
             if self._reader is not None:
                 return self._reader.read1(size) or b""
-            return self.sock.recv(size)
+            data = self.sock.recv(size)
+            # Over TLS (a remote engine) a record may hold more than `size`: the rest is
+            # decrypted already, where select() cannot see it, so it is taken now.
+            pending = getattr(self.sock, "pending", None)
+            while data and pending is not None and pending():
+                data += self.sock.recv(pending())
+            return data
         except TimeoutError:
             raise
         except (OSError, ValueError):

@@ -140,20 +140,31 @@ def build_base(store: ImageStore, progress: Progress = _quiet, method: str = "au
 def _base_from_mmdebstrap(store: ImageStore, ref: str, digest: str, progress: Progress):
     with tempfile.TemporaryDirectory(prefix="labctl-rootfs-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        argv = ["mmdebstrap", "--variant=essential", f"--include={','.join(packages())}",
-                *[f"--dpkgopt=path-exclude={p}" for p in _DPKG_EXCLUDES],
-                SUITE, str(tarball)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        tail: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            tail = (tail + [line])[-15:]
-            progress(line)
-        if proc.wait() != 0:
-            raise ImageBuildFailed("mmdebstrap failed:\n" + "\n".join(tail))
+        mmdebstrap(packages(), tarball, progress)
         progress("importing the root filesystem into Docker")
         store.import_rootfs(tarball, ref, [f"LABEL {HASH_LABEL}={digest}", 'CMD ["/bin/bash"]'])
+
+
+def mmdebstrap(include: list[str], tarball: Path, progress: Progress = _quiet,
+               variant: str = "essential") -> None:
+    """A Debian root filesystem with these packages, as a tarball (no registry needed)."""
+    argv = ["mmdebstrap", f"--variant={variant}", f"--include={','.join(include)}",
+            *[f"--dpkgopt=path-exclude={p}" for p in _DPKG_EXCLUDES], SUITE, str(tarball)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        tail = (tail + [line])[-15:]
+        progress(line)
+    if proc.wait() != 0:
+        raise ImageBuildFailed("mmdebstrap failed:\n" + "\n".join(tail))
+
+
+def rootfs_hash(include: list[str], variant: str) -> str:
+    """The content hash of what mmdebstrap() makes from these inputs."""
+    return _digest([SUITE.encode(), variant.encode(), "\n".join(include).encode(),
+                    "\n".join(_DPKG_EXCLUDES).encode()])
 
 
 def _base_from_dockerfile(store: ImageStore, ref: str, digest: str, progress: Progress):

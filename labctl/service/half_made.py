@@ -8,7 +8,7 @@ shows even when the lab file is gone.
 from __future__ import annotations
 
 from labctl.errors import repair_hint
-from labctl.runtime.base import NetworkInfo, NodeInfo
+from labctl.runtime.base import HOST_DOWN, NetworkInfo, NodeInfo
 
 
 def half_made(nodes: list[NodeInfo], networks: list[NetworkInfo]
@@ -39,7 +39,11 @@ def _problems(nodes: list[NodeInfo], networks: list[NetworkInfo]) -> list[str]:
         problems.append(f"missing: {', '.join(missing)}")
     stopped = sorted(n.node for n in nodes if not n.running)
     if stopped:
-        problems.append(f"not running: {', '.join(stopped)}")
+        # Where the runtime has several hosts, say which (a host that is down says so).
+        where = sorted({f"{n.host} ({n.status})" if n.status == HOST_DOWN else n.host
+                        for n in nodes if not n.running and n.host})
+        problems.append(f"not running: {', '.join(stopped)}"
+                        + (f" on {', '.join(where)}" if where else ""))
     have = {n.name for n in networks}
     gone = sorted({net for n in nodes for net in n.addresses} - have)
     if gone:

@@ -34,16 +34,24 @@ SCRIPT = "echo out; echo err >&2; exit 3"
 
 
 @pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker),
-                        pytest.param("docker-engine-api", marks=pytest.mark.docker)])
+                        pytest.param("docker-engine-api", marks=pytest.mark.docker),
+                        pytest.param("swarm", marks=pytest.mark.docker)])
 def runtime(request) -> Runtime:
     """The fake; Docker through the SDK; Docker through labctl's own Engine API client
-    over the local socket (runtime/engine_api.py, what `labctl up` uses)."""
+    over the local socket (runtime/engine_api.py, what `labctl up` uses); a Docker
+    Swarm (the session's test swarm, over mutual TLS: runtime/swarm.py)."""
     if request.param == "fake":
         from labctl.runtime.fake import FakeRuntime
         fake = FakeRuntime()
         # The fake answers commands only as told: this one as a shell would.
         fake.answer(ExecResult(3, b"out\n", b"err\n"), contains=SCRIPT)
         return fake
+    if request.param == "swarm":
+        from labctl.runtime.swarm import SwarmConfig, SwarmRuntime
+        cluster = request.getfixturevalue("swarm_cluster")
+        rt = SwarmRuntime(SwarmConfig(cluster.manager.url, cluster.certs))
+        rt.ensure_image()
+        return rt
     from labctl.runtime import DockerRuntime
     request.getfixturevalue("api")  # an engine answers (or CI fails here)
     if request.param == "docker-engine-api":

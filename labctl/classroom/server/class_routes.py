@@ -46,6 +46,7 @@ class StudentLab(Strict):
     state: str
     nodes: list[str]
     up_since: str | None = None
+    hosts: list[str] = []  # where its nodes run (a swarm's hosts; empty on one host)
 
 
 class StudentStatus(Strict):
@@ -127,7 +128,8 @@ def lab_states(base: str, nodes: list[dict], activity: class_state.Activity
                             state="running" if states == {"running"} else "/".join(
                                 sorted(states)),
                             nodes=sorted(m["node"] for m in members),
-                            up_since=activity.ups.get((lab, instance))))
+                            up_since=activity.ups.get((lab, instance)),
+                            hosts=sorted({m["host"] for m in members if m.get("host")})))
     return out
 
 

@@ -48,6 +48,7 @@ class Node(Strict):
     capture: str = ""
     addresses: dict[str, str] = {}
     macs: dict[str, str] = {}
+    host: str = Field("", description="The host it runs on (a swarm's; empty on one host).")
 
 
 class UpResult(Strict):
