@@ -20,8 +20,9 @@ from tests.integration import server_harness
 pytestmark = [pytest.mark.docker,
               pytest.mark.skipif(os.geteuid() != 0, reason="creates Unix users: needs root")]
 
+# Inside the server's pool, where a student's fixed subnets must be.
 FIXED = ("name: {name}\ndescription: a fixed subnet\n"
-         "networks:\n  lan: {{subnet: 10.254.231.0/24}}\nnodes:\n  box: {{networks: [lan]}}\n")
+         "networks:\n  lan: {{subnet: 10.213.254.0/24}}\nnodes:\n  box: {{networks: [lan]}}\n")
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_a_student_does_not_learn_who_holds_a_subnet(server):
                                              c.up("eve-lab"))[1])
     assert refused.get("status") in (400, 422, 503), refused
     message = refused["message"]
-    assert "10.254.231.0/24" in message and "taken" in message
+    assert "10.213.254.0/24" in message and "taken" in message
     assert bob not in message and instances.base_instance(bob) not in message
     assert "hidden-lab" not in message and "labctl." not in message
 
