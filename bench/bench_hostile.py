@@ -121,6 +121,9 @@ class Workers:
         self.marks: list[str] = []
 
     def run(self) -> list[threading.Thread]:
+        self.server.student("bench-student").close()  # its token, before any thread asks
+        self.server.student("bench-attacker").close()
+
         def loop(who: str) -> None:
             if who == "engine":  # the same listing, asked of Docker itself: its share
                 from labctl.runtime.engine_api import LeanAPI, unix_socket

@@ -76,6 +76,10 @@ class FileRefused(RuntimeFailure):
     exit_code = EXIT_INVALID
 
 
+class FileTooBig(FileRefused):
+    """A node's file over the size labctl reads."""
+
+
 class EngineUnavailable(RuntimeFailure):
     pass
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from labctl.errors import (
     EngineUnavailable,
     FileRefused,
+    FileTooBig,
     ImageBuildFailed,
     ImageMissing,
     LabctlError,
@@ -480,7 +481,7 @@ class DockerRuntime:
             reason = err.decode("utf-8", "replace").strip() or f"exited with {code}"
             raise RuntimeFailure(f"cannot read {path} in {container}: {reason}")
         if len(out) > limit:
-            raise FileRefused(f"cannot read {path} in {container}: over {limit} bytes "
+            raise FileTooBig(f"cannot read {path} in {container}: over {limit} bytes "
                               f"(labctl reads at most {limit // (1024 * 1024)} MiB of a "
                               "node's file)")
         return out

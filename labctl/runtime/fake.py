@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from labctl.errors import FileRefused, ImageMissing, NodeFailed, RuntimeFailure
+from labctl.errors import FileTooBig, ImageMissing, NodeFailed, RuntimeFailure
 from labctl.runtime import subnets
 from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import (
@@ -252,7 +252,7 @@ class FakeRuntime:
         if path not in record.files:
             raise RuntimeFailure(f"no file {path} in {container}")
         if len(record.files[path]) > limit:
-            raise FileRefused(f"cannot read {path} in {container}: over {limit} bytes")
+            raise FileTooBig(f"cannot read {path} in {container}: over {limit} bytes")
         return record.files[path]
 
     def follow_file(self, container: str, path: str) -> Iterator[bytes]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl.errors import InvalidInput, NotRunning
+from labctl.errors import FileTooBig, InvalidInput, NotRunning
 from labctl.pcap.read import Capture, Interface
 from labctl.pcap.write import pcapng_bytes
 from labctl.runtime import NodeInfo
+from labctl.runtime.base import READ_LIMIT
 from labctl.service.engine import Engine, not_running
 
 
@@ -42,8 +43,18 @@ def collect(engine: Engine, lab: str, instance: str, node: str | None = None
                                f"`capture: {{}}` to it in the lab file")
     if not capturing:
         raise InvalidInput(f"no node of {lab} captures packets: add `capture: {{}}` to a node")
-    files = [CapturedFile(n.node, engine.runtime.read_file(n.container, n.capture))
-             for n in capturing]
+    files, left = [], READ_LIMIT  # one answer holds READ_LIMIT bytes of captures in all
+    for n in capturing:
+        try:
+            data = engine.runtime.read_file(n.container, n.capture, limit=left)
+        except FileTooBig as refused:
+            if left == READ_LIMIT:
+                raise
+            raise FileTooBig(f"the captures of {lab} hold more than {READ_LIMIT >> 20} MiB "
+                              "in all (labctl reads at most that at once): ask for one "
+                              f"node's (node {n.node} and on were not read)") from refused
+        files.append(CapturedFile(n.node, data))
+        left -= len(data)
     return files, nodes
 
 

@@ -173,3 +173,17 @@ def test_status_lists_once_for_many_and_again_after_a_change():
         assert await listing.nodes() == [2]
 
     anyio.run(main)
+
+
+def test_one_answer_holds_a_bounded_amount_of_captures(monkeypatch):
+    from labctl.errors import FileRefused, FileTooBig
+    from labctl.service import captures
+    from tests.unit import fakelab
+    engine, _, nodes = fakelab.up("name: cap\nnodes:\n  a: {capture: {}}\n  b: {capture: {}}\n")
+    for name in ("a", "b"):
+        engine.runtime.put_file(nodes[name].container, nodes[name].capture, b"x" * 60)
+    monkeypatch.setattr(captures, "READ_LIMIT", 100)
+    with pytest.raises(FileTooBig, match=r"hold more than 0 MiB in all.*node b and on"):
+        captures.collect(engine, "cap", "t")
+    assert [f.node for f in captures.collect(engine, "cap", "t", "a")[0]] == ["a"]
+    assert issubclass(FileTooBig, FileRefused)

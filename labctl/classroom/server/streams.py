@@ -58,7 +58,7 @@ async def live_capture(target: Target, node: NodePath) -> StreamingResponse:
     except BaseException:
         slot.release()
         raise
-    return Bounded(_pumped(first, iterator, slot), media_type="application/vnd.tcpdump.pcap")
+    return Bounded(_Pump(first, iterator, slot), media_type="application/vnd.tcpdump.pcap")
 
 
 @router.get("/labs/{lab}/nodes/{node}/logs/follow",
@@ -74,7 +74,7 @@ async def logs_follow(target: Target, node: NodePath,
     except BaseException:
         slot.release()
         raise
-    return Bounded(_pumped(b"", chunks, slot), media_type="application/octet-stream")
+    return Bounded(_Pump(b"", chunks, slot), media_type="application/octet-stream")
 
 
 # A stream holds at most BUFFERED chunks (of up to 64 KiB) for its client, and a client
@@ -85,8 +85,13 @@ SLOW_READER_SECONDS = 30
 
 
 class Bounded(StreamingResponse):
-    """A stream whose client must keep reading: a send that waits longer than
-    SLOW_READER_SECONDS ends the response there (uvicorn then closes the connection)."""
+    """A pumped stream whose client must keep reading: a send that waits longer than
+    SLOW_READER_SECONDS ends the response there (uvicorn then closes the connection).
+    However the response ends, even before its first chunk, the pump is closed."""
+
+    def __init__(self, pump: _Pump, media_type: str):
+        super().__init__(pump.chunks(), media_type=media_type)
+        self.pump = pump
 
     async def stream_response(self, send) -> None:
         async def timed(message) -> None:
@@ -97,43 +102,53 @@ class Bounded(StreamingResponse):
             await super().stream_response(timed)
         except TimeoutError:
             log.info("dropped a client that stopped reading a stream")
-        finally:
-            with contextlib.suppress(Exception):
-                await self.body_iterator.aclose()
 
-
-async def _pumped(first: bytes, chunks, slot) -> AsyncIterator[bytes]:
-    """Chunks from a blocking iterator, read by a thread of its own into a buffer of
-    BUFFERED chunks: the thread waits while it is full. When the client leaves, the
-    thread stops at its next chunk and the iterator is closed, which stops the follower
-    in the node (a live capture's tail) at once, even mid-read."""
-    send, receive = anyio.create_memory_object_stream[bytes](BUFFERED)
-    token = anyio.lowlevel.current_token()
-
-    def pump() -> None:
+    async def __call__(self, scope, receive, send) -> None:
         try:
-            with send:
-                for chunk in chunks:
+            await super().__call__(scope, receive, send)
+        finally:  # also when the client left before the first chunk
+            self.pump.close()
+
+
+class _Pump:
+    """Chunks from a blocking iterator, read by a thread of its own (started at once)
+    into a buffer of BUFFERED chunks: the thread waits while it is full. close() (the
+    client left) stops the thread at its next chunk and closes the iterator, which
+    stops the follower in the node (a live capture's tail) at once, even mid-read; the
+    stream slot goes back when the thread ends."""
+
+    def __init__(self, first: bytes, chunks, slot):
+        self._first, self._chunks, self._slot = first, chunks, slot
+        self._send, self._receive = anyio.create_memory_object_stream[bytes](BUFFERED)
+        self._token = anyio.lowlevel.current_token()
+        self._closed = False
+        threading.Thread(target=self._pump, daemon=True, name="labctl-stream").start()
+
+    def _pump(self) -> None:
+        try:
+            with self._send:
+                for chunk in self._chunks:
                     for start in range(0, len(chunk), 65536):
-                        anyio.from_thread.run(send.send, chunk[start:start + 65536],
-                                              token=token)
+                        anyio.from_thread.run(self._send.send, chunk[start:start + 65536],
+                                              token=self._token)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, RuntimeError,
                 LabctlError):
             pass  # the client left, the server is stopping, or the node went away
         finally:
-            _close(chunks)
-            slot.release()
+            _close(self._chunks)
+            self._slot.release()
 
-    threading.Thread(target=pump, daemon=True, name="labctl-stream").start()
-    try:
-        if first:
-            yield first
-        async with receive:
-            async for chunk in receive:
-                yield chunk
-    finally:
-        receive.close()
-        threading.Thread(target=_close, args=(chunks,), daemon=True).start()
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._first:
+            yield self._first
+        async for chunk in self._receive:
+            yield chunk
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._receive.close()
+            threading.Thread(target=_close, args=(self._chunks,), daemon=True).start()
 
 
 def _close(chunks) -> None:
@@ -163,9 +178,9 @@ async def shell(websocket: WebSocket, target: Target, node: NodePath) -> None:
         await websocket.send_text(json.dumps({"error": str(getattr(exc, "detail", exc))}))
         await websocket.close()
         return
-    await websocket.accept()
     bridge = _Bridge(session, slot)
     try:
+        await websocket.accept()
         await bridge.run(websocket)
     finally:
         bridge.close()

@@ -37,6 +37,10 @@ KEEP_ALIVE = 5.0  # seconds an idle connection stays open between requests
 # was doing: connections get uvicorn's graceful 5 s, `up`s under way the rest (one cut
 # short is removed by the next start, from the journal), engine calls none.
 SHUTDOWN_SECONDS = 9.0
+# The server's scheduling priority (nice), taken when it may (as root): on a host whose
+# cores the labs keep busy (a student's execs, a node's loop), it answers first. Its own
+# work is small and bounded (limits.py); the labs' runs in Docker, at theirs.
+PRIORITY = -10
 
 
 class _Workers(ThreadPoolExecutor):
@@ -252,6 +256,8 @@ def serve(app, config: ServerConfig) -> None:
     check_group(config.socket_group)
     if config.listen is not None:
         check_tls(config.tls_cert, config.tls_key, config.listen[0])
+    with contextlib.suppress(OSError):  # before any thread starts: they all inherit it
+        os.setpriority(os.PRIO_PROCESS, 0, PRIORITY)
     asyncio.run(_serve(app, config))
     busy = [t for t in threading.enumerate()
             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
