@@ -215,27 +215,27 @@ class DockerRuntime:
         """The host guard: no packet from an `lc-*` bridge reaches the host or leaves."""
         isolation.install(self, lambda: self.ensure_image(None), None, progress or _quiet)
 
+    @_wrapped
     def place_link_loss(self, node: NodeInfo, network: str, percent: float) -> bool:
         """As root next to the engine: drop on the host's bridge port to the node
-        (labctl/runtime/link_loss.py) instead of in the node."""
+        (labctl/runtime/link_loss.py) instead of in the node. The port is found from the
+        engine's side (the container's sandbox, the lab network's bridge), never from
+        what the node says about itself."""
         from labctl.runtime import link_loss as linkloss
-        ip = node.addresses.get(network)
-        if not ip or not linkloss.available():
+        if not node.addresses.get(network) or not linkloss.available():
             return False
-        code, out, _ = self.run(node.container, ["ip", "-o", "-4", "addr", "show"])
-        iface = next((line.split()[1] for line in out.decode().splitlines()
-                      if f" {ip}/" in line), None)
-        if code != 0 or iface is None:
+        settings = self._api.inspect_container(node.container).get("NetworkSettings") or {}
+        bridge = isolation.bridge_name(naming.network_name(node.lab, node.instance, network))
+        found = linkloss.node_port(settings.get("SandboxKey") or "", bridge)
+        if found is None:
             return False
-        code, out, _ = self.run(node.container, ["cat", f"/sys/class/net/{iface}/iflink"])
-        if code != 0 or not out.strip().isdigit():
-            return False
+        veth, iface = found
         # the agent's drop (labctl/node/agent.py, apply_links), taken out, or put back
         in_node = ["INPUT", "-i", iface, "-m", "statistic", "--mode", "random",
                    "--probability", f"{percent / 100:.6f}", "-j", "DROP"]
         if self.run(node.container, ["iptables", "-D", *in_node])[0] != 0:
             return False
-        if linkloss.apply(int(out.strip()), percent,
+        if linkloss.apply(veth, percent,
                           f"labctl {node.instance}/{node.lab}/{node.node} {network}"):
             return True
         self.run(node.container, ["iptables", "-A", *in_node])

@@ -10,10 +10,18 @@ shows what it sent, the receiver's capture never shows what the link lost.
 Only when labctl runs as root with nft, next to its engine (the same test as
 the host guard's "nft" path); otherwise the agent's in-node drop stays.
 Rules whose veth is gone (a removed node) are pruned on every change.
+
+Which veth leads to the node is decided from facts the node cannot forge, never
+from anything read inside it (a student with root in a node can move its address
+to an interface of any index): the ports of the lab network's own bridge, on the
+host, and the veths of the node's network namespace (the engine's sandbox, listed
+by the host's own `ip`) whose peer lives outside that namespace, which only the
+engine can make. A node can confuse this at most within its own lab network.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -32,8 +40,10 @@ def available(host: isolation.Host | None = None) -> bool:
 
 def rule(veth: str, percent: float, comment: str) -> str:
     threshold = round(percent / 100 * SCALE)
-    return (f'oifname "{veth}" ether type {{ ip, ip6 }} numgen random mod {SCALE} < '
-            f'{threshold} counter drop comment "{comment}"')
+    # numgen's values are 0..SCALE-1: a total loss is a plain drop (nft refuses `< SCALE`)
+    chance = f"numgen random mod {SCALE} < {threshold} " if threshold < SCALE else ""
+    return (f'oifname "{veth}" ether type {{ ip, ip6 }} {chance}counter drop '
+            f'comment "{comment}"')
 
 
 def script(veth: str, percent: float, comment: str) -> str:
@@ -43,15 +53,51 @@ def script(veth: str, percent: float, comment: str) -> str:
             f"add rule bridge {TABLE} forward {rule(veth, percent, comment)}\n")
 
 
-def host_interface(ifindex: int, sys_net: Path = _SYS_NET) -> str | None:
-    """The host's interface with that index (a node's eth0 names its peer by `iflink`)."""
-    for entry in sys_net.iterdir():
+def bridge_ports(bridge: str, sys_net: Path = _SYS_NET) -> dict[int, str]:
+    """The host-side interfaces plugged into `bridge`, by their index (host facts)."""
+    ports: dict[int, str] = {}
+    try:
+        names = [entry.name for entry in (sys_net / bridge / "brif").iterdir()]
+    except OSError:
+        return ports
+    for name in names:
         try:
-            if int((entry / "ifindex").read_text()) == ifindex:
-                return entry.name
+            ports[int((sys_net / name / "ifindex").read_text())] = name
         except (OSError, ValueError):
             continue
-    return None
+    return ports
+
+
+def engine_made_links(listing: str) -> dict[int, str]:
+    """From `ip -j -d link show` in a node's namespace: the veths whose peer lives in
+    another namespace (only the engine can make those), by the peer's index there."""
+    found: dict[int, str] = {}
+    try:
+        links = json.loads(listing)
+    except ValueError:
+        return found
+    for link in links if isinstance(links, list) else []:
+        kind = (link.get("linkinfo") or {}).get("info_kind")
+        if kind == "veth" and "link_netnsid" in link and isinstance(link.get("link_index"),
+                                                                    int):
+            found[link["link_index"]] = str(link.get("ifname", ""))
+    return found
+
+
+def node_port(sandbox: str, bridge: str) -> tuple[str, str] | None:
+    """(the host-side veth, the node-side interface) of the node's link on `bridge`:
+    a port of that bridge whose peer is an engine-made veth in the node's namespace."""
+    if not sandbox:
+        return None
+    listing = subprocess.run(["nsenter", f"--net={sandbox}", "ip", "-j", "-d", "link",
+                              "show"], capture_output=True, text=True, timeout=10)
+    if listing.returncode != 0:
+        return None
+    ports = bridge_ports(bridge)
+    matches = [(ports[index], inside)
+               for index, inside in engine_made_links(listing.stdout).items()
+               if index in ports]
+    return matches[0] if len(matches) == 1 else None
 
 
 def stale_handles(listing: str, present: set[str]) -> list[int]:
@@ -64,11 +110,8 @@ def stale_handles(listing: str, present: set[str]) -> list[int]:
     return found
 
 
-def apply(ifindex: int, percent: float, comment: str, nft: str = "nft") -> bool:
-    """Drop `percent` of what the host sends towards the node behind `ifindex`."""
-    veth = host_interface(ifindex)
-    if veth is None:
-        return False
+def apply(veth: str, percent: float, comment: str, nft: str = "nft") -> bool:
+    """Drop `percent` of what the host sends towards the node behind `veth`."""
     _prune(nft)
     result = subprocess.run([nft, "-f", "-"], input=script(veth, percent, comment),
                             capture_output=True, text=True)
