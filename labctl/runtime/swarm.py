@@ -55,6 +55,9 @@ from labctl.runtime import images, subnets
 from labctl.runtime import swarm_labs as records
 from labctl.runtime.base import (
     HOST_DOWN,
+    READ_LIMIT,
+    RUN_DEADLINE,
+    RUN_LIMIT,
     ExecResult,
     ExecStream,
     NetworkInfo,
@@ -462,8 +465,10 @@ class SwarmRuntime:
         return False  # the agent's drop inside the node stays (after its capture)
 
     # -- inside a node -------------------------------------------------------------
-    def run(self, container: str, argv: list[str], user: str = "") -> ExecResult:
-        return self._on(container, lambda rt: rt.run(container, argv, user))
+    def run(self, container: str, argv: list[str], user: str = "", *,
+            limit: int = RUN_LIMIT, deadline: float = RUN_DEADLINE) -> ExecResult:
+        return self._on(container, lambda rt: rt.run(container, argv, user, limit=limit,
+                                                     deadline=deadline))
 
     def exec_stream(self, container: str, argv: list[str]) -> ExecStream:
         return self._on(container, lambda rt: rt.exec_stream(container, argv))
@@ -478,8 +483,8 @@ class SwarmRuntime:
              ) -> Iterator[bytes]:
         return self._on(container, lambda rt: rt.logs(container, follow, tail))
 
-    def read_file(self, container: str, path: str) -> bytes:
-        return self._on(container, lambda rt: rt.read_file(container, path))
+    def read_file(self, container: str, path: str, limit: int = READ_LIMIT) -> bytes:
+        return self._on(container, lambda rt: rt.read_file(container, path, limit))
 
     def follow_file(self, container: str, path: str) -> Iterator[bytes]:
         return follow_by_tail(self, container, path)
