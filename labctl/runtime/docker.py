@@ -97,23 +97,29 @@ def _garbled(exc: ValueError) -> bool:
     return "is not a valid stream" in str(exc)
 
 
-def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn any engine error into RuntimeFailure ("Docker engine: ..."), exit code 3."""
-    @functools.wraps(method)
-    def call(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except LabctlError:
-            raise
-        except engine_errors() as exc:
-            raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
-        except ValueError as exc:
-            if not _garbled(exc):
+def wrapped_as(engine: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A decorator turning any engine error into RuntimeFailure ("ENGINE: ..."), exit
+    code 3 (the Docker runtime's, the swarm's)."""
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except LabctlError:
                 raise
-            raise GarbledStream("Docker engine: a command's output arrived garbled "
-                                "(a known intermittent fault of the Docker SDK); try again"
-                                ) from None
-    return call
+            except engine_errors() as exc:
+                raise RuntimeFailure(f"{engine}: {_explain(exc)}") from None
+            except ValueError as exc:
+                if not _garbled(exc):
+                    raise
+                raise GarbledStream(f"{engine}: a command's output arrived garbled (a known "
+                                    "intermittent fault of the Docker SDK); try again"
+                                    ) from None
+        return call
+    return wrap
+
+
+_wrapped = wrapped_as("Docker engine")
 
 
 def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
@@ -164,7 +170,7 @@ class DockerRuntime:
     def networks(self, lab: str | None = None, instance: str | None = None
                  ) -> list[NetworkInfo]:
         found = self._api.networks(filters={"label": naming.label_filters(lab, instance)})
-        return [_network_info(net) for net in found]
+        return [network_info(net) for net in found]
 
     # -- bring up ----------------------------------------------------------------
     @_wrapped
@@ -680,7 +686,8 @@ def _node_info(summary: dict, network_name: Callable[[str, str, str], str]) -> N
         macs={k: v[1] for k, v in addresses.items()})
 
 
-def _network_info(net: dict) -> NetworkInfo:
+def network_info(net: dict) -> NetworkInfo:
+    """A lab network from the engine's record of it (its labels), on any engine."""
     labels = net.get("Labels") or {}
     configs = (net.get("IPAM") or {}).get("Config") or []
     return NetworkInfo(lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import threading
 import time
@@ -67,7 +66,7 @@ from labctl.runtime.base import (
     follow_by_tail,
 )
 from labctl.runtime.base import quiet as _quiet
-from labctl.runtime.docker import DockerRuntime, engine_errors
+from labctl.runtime.docker import DockerRuntime, engine_errors, network_info, wrapped_as
 from labctl.runtime.swarm_engines import DEFAULT_PORT, copy_image, engine_client
 
 if TYPE_CHECKING:
@@ -136,18 +135,7 @@ class Host:
     ready: bool  # up, and taking work (availability active)
 
 
-def _wrapped(method: Callable[..., T]) -> Callable[..., T]:
-    """Engine errors (the manager's or a host's) become RuntimeFailure, exit code 3."""
-    @functools.wraps(method)
-    def call(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except LabctlError:
-            raise
-        except engine_errors() as exc:
-            reason = getattr(exc, "explanation", None) or str(exc)
-            raise RuntimeFailure(f"Docker swarm: {reason}") from None
-    return call
+_wrapped = wrapped_as("Docker swarm")  # engine errors: RuntimeFailure, exit code 3
 
 
 class SwarmRuntime:
@@ -270,7 +258,7 @@ class SwarmRuntime:
                  ) -> list[NetworkInfo]:
         found = []
         for record in self._labs(lab, instance).values():
-            found += [_network_info(net) for net in record.live]
+            found += [network_info(net) for net in record.live]
             for net in record.retired:  # its host is back, or it goes next time
                 with contextlib.suppress(*engine_errors()):
                     self._manager.remove_network(net["Id"])
@@ -522,13 +510,3 @@ class SwarmRuntime:
                     self._where[container] = host
                     return host
         return first[0] if first else hosts[0]
-
-
-def _network_info(net: dict) -> NetworkInfo:
-    labels = net.get("Labels") or {}
-    configs = (net.get("IPAM") or {}).get("Config") or []
-    return NetworkInfo(lab=labels.get(naming.LAB, "?"), instance=labels.get(naming.INSTANCE, "?"),
-                       name=labels.get(naming.NETWORK, net.get("Name", "?")),
-                       subnet=configs[0].get("Subnet", "") if configs else "",
-                       handle=net["Id"],
-                       nodes=tuple(filter(None, labels.get(naming.LAB_NODES, "").split(","))))
