@@ -30,7 +30,9 @@ def _engine_or_none():
     try:
         import docker
 
-        client = docker.from_env(timeout=10)
+        # Clean-ups go through this client: a node a test filled (2 GB of output, a tmpfs
+        # full) can take Docker more than 10 s to remove on a loaded host.
+        client = docker.from_env(timeout=120)
         client.ping()
         return client.api
     except Exception:  # noqa: BLE001 - any failure means "no engine here"
