@@ -21,6 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from stats import cpu_seconds
+
 from labctl.classroom.client.api import Client, ServerError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +50,7 @@ def main() -> None:
             except ServerError:
                 time.sleep(0.1)
         start = time.perf_counter()
-        cpu_before = _cpu_seconds(server.pid), _cpu_seconds(_pid_of("dockerd"))
+        cpu_before = cpu_seconds(server.pid), cpu_seconds(_pid_of("dockerd"))
 
         def up(instance: str) -> float:
             with Client(f"unix://{sock}") as own:
@@ -60,8 +62,8 @@ def main() -> None:
         print(f"{args.ups} ups of {args.lab} at once through the server "
               f"(--concurrent-ups {args.concurrent}): last ready after {ready[-1]:.2f} s, "
               f"median {statistics.median(ready):.2f} s, first {ready[0]:.2f} s")
-        server_cpu = _cpu_seconds(server.pid) - cpu_before[0]
-        engine_cpu = _cpu_seconds(_pid_of("dockerd")) - cpu_before[1]
+        server_cpu = cpu_seconds(server.pid) - cpu_before[0]
+        engine_cpu = cpu_seconds(_pid_of("dockerd")) - cpu_before[1]
         print(f"CPU meanwhile: the server {server_cpu:.1f} s, dockerd {engine_cpu:.1f} s "
               f"(of {2 * ready[-1]:.0f} s on 2 cores; containerd, runc and the nodes use the rest)")
     finally:
@@ -77,16 +79,6 @@ def _pid_of(name: str) -> int | None:
     found = subprocess.run(["pidof", "-s", name], capture_output=True, text=True).stdout
     return int(found) if found.strip() else None
 
-
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (0 if it is not there)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

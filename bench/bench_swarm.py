@@ -26,6 +26,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from stats import cpu_seconds
+
 from labctl.classroom.client.api import Client, ServerError
 from labctl.testing import swarm
 
@@ -125,7 +127,7 @@ def _usage(server_pid: int, cluster: swarm.Cluster) -> dict:
     """CPU seconds so far: the server; each engine container (dockerd, containerd) and
     the nodes it runs (their cgroups are under /ENGINE, --cgroup-parent); and the nodes'
     memory now."""
-    cpu = {"server": _cpu_seconds(server_pid)}
+    cpu = {"server": cpu_seconds(server_pid)}
     memory = {}
     for engine in cluster.engines:
         cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", engine.name],
@@ -155,13 +157,6 @@ def _cgroup_memory(path: str) -> int:
             return int(usage.read_text())
     return 0
 
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -339,6 +339,12 @@ def test_streams_are_limited_per_student(server, student):
     assert "value" in again, again
 
 
+def _patient_up(client):
+    """A bystander's `up` that waits up to a minute (the default is shorter)."""
+    client._http.timeout = httpx.Timeout(60.0)
+    return client.up(LAB)
+
+
 # -- 3. quotas ---------------------------------------------------------------------------
 def test_steps_run_outside_the_up_queue(server, bob, student, api):
     """Two tests whose step sleeps fill --concurrent-ups 2; another student's `up` still
@@ -357,12 +363,8 @@ def test_steps_run_outside_the_up_queue(server, bob, student, api):
         time.sleep(0.5)
     time.sleep(2)
 
-    def up(client):
-        client._http.timeout = httpx.Timeout(60.0)
-        return client.up(LAB)
-
     try:
-        done = server.as_user(bob, up)
+        done = server.as_user(bob, _patient_up)
         assert "value" in done, done
         assert all(thread.is_alive() for thread, _ in tests), \
             "the other student's up waited for the tests' steps"
@@ -422,12 +424,8 @@ def test_subnets_come_from_the_pool_and_labs_have_few_networks(server, bob, stud
     assert "value" in attacker.call(lambda c: c.upload(fixed.format(inside)))
     assert attacker.call(lambda c: c.upload(fixed.format("10.99.0.0/24")))["status"] == 422
 
-    def up(client):
-        client._http.timeout = httpx.Timeout(60.0)
-        return client.up(LAB)
-
     try:
-        done = server.as_user(bob, up)
+        done = server.as_user(bob, _patient_up)
         assert "value" in done, done
     finally:
         api_down(api, LAB, instances.base_instance(bob))

@@ -31,12 +31,8 @@ HALF_OPEN = 200
 
 @pytest.fixture(scope="module")
 def server(node_image):
-    srv = server_harness.start(instructors=f"{SESSION_PREFIX}h9t", tls=False)
-    srv.url = f"http://127.0.0.1:{srv.port}"
-    try:
+    with server_harness.web_server(f"{SESSION_PREFIX}h9t") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

@@ -190,6 +190,37 @@ def start(*extra: str, instructors: str | None = None, tls: bool = True,
     raise RuntimeError("labctl serve did not answer within 30 s")
 
 
+def nodes_of(report: dict) -> list[dict]:
+    """The nodes of a status report (docs/json.md)."""
+    return [node for lab in report["labs"] for node in lab["nodes"]]
+
+
+@contextlib.contextmanager
+def web_server(instructors: str):
+    """A server with plain HTTP on loopback (what a browser needs), for a test module;
+    afterwards every lab of this test session is removed (root on the socket is an
+    instructor), then the server stopped."""
+    from tests.conftest import SESSION_PREFIX
+    srv = start(instructors=instructors, tls=False)
+    srv.url = f"http://127.0.0.1:{srv.port}"
+    try:
+        yield srv
+    finally:
+        with srv.local() as root:
+            for lab, instance in {(n["lab"], n["instance"]) for n in nodes_of(root.status())}:
+                if instance.startswith(SESSION_PREFIX):
+                    root.down(lab, instance)
+        srv.stop()
+
+
+def class_of(server: Server, prefix: str, instructors: str) -> dict[str, tuple[str, str]]:
+    """Two students and an instructor (a Unix user in the instructors' group), with tokens:
+    role -> (user, token)."""
+    teacher = server.add_user(f"{prefix}t", instructors)
+    names = {"ann": f"{prefix}a", "ben": f"{prefix}b", "teacher": teacher}
+    return {role: (user, server.token(user)) for role, user in names.items()}
+
+
 # The interpreter lives where test users may not read (/root): everything the CLI
 # may import is imported here, before the fork; the child then only runs it.
 CLI_PACKAGES = ["labctl", "typer", "click", "rich", "httpx", "httpcore", "h11", "anyio",

@@ -24,6 +24,7 @@ import pytest
 from labctl.classroom.client.class_api import ClassClient
 from tests.conftest import ROOT, SESSION_PREFIX
 from tests.integration import server_harness
+from tests.integration.server_harness import nodes_of
 
 pytestmark = [pytest.mark.docker,
               pytest.mark.skipif(os.geteuid() != 0, reason="creates Unix users: needs root")]
@@ -34,31 +35,15 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LIVE_WITHIN = 2.0  # seconds from a student's check to the instructor's grid
 
 
-def nodes_of(report: dict) -> list[dict]:
-    """The nodes of a status report (docs/json.md)."""
-    return [node for lab in report["labs"] for node in lab["nodes"]]
-
-
 @pytest.fixture(scope="module")
 def server(node_image):
-    srv = server_harness.start(instructors=f"{SESSION_PREFIX}wteach", tls=False)
-    srv.url = f"http://127.0.0.1:{srv.port}"
-    try:
+    with server_harness.web_server(f"{SESSION_PREFIX}wteach") as srv:
         yield srv
-    finally:
-        with srv.local() as root:  # root on the socket: an instructor, removes every lab made
-            for lab, instance in {(n["lab"], n["instance"]) for n in nodes_of(root.status())}:
-                if instance.startswith(SESSION_PREFIX):
-                    root.down(lab, instance)
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def people(server):
-    """Two students and an instructor (a Unix user in the instructors' group), with tokens."""
-    teacher = server.add_user(f"{SESSION_PREFIX}wt", f"{SESSION_PREFIX}wteach")
-    names = {"ann": f"{SESSION_PREFIX}wa", "ben": f"{SESSION_PREFIX}wb", "teacher": teacher}
-    return {role: (user, server.token(user)) for role, user in names.items()}
+    return server_harness.class_of(server, f"{SESSION_PREFIX}w", f"{SESSION_PREFIX}wteach")
 
 
 def _browser():

@@ -26,6 +26,7 @@ import pytest
 from labctl.classroom.client.class_api import ClassClient as Client
 from tests.conftest import SESSION_PREFIX
 from tests.integration import server_harness
+from tests.integration.server_harness import nodes_of
 from tests.integration.test_web import (
     CHROMIUM,
     DRIVER,
@@ -36,7 +37,6 @@ from tests.integration.test_web import (
     _shot,
     _submit,
     _wait,
-    nodes_of,
 )
 
 pytestmark = [pytest.mark.docker,
@@ -49,23 +49,13 @@ SERIOUS = ("serious", "critical")
 
 @pytest.fixture(scope="module")
 def server(node_image):
-    srv = server_harness.start(instructors=f"{SESSION_PREFIX}lteach", tls=False)
-    srv.url = f"http://127.0.0.1:{srv.port}"
-    try:
+    with server_harness.web_server(f"{SESSION_PREFIX}lteach") as srv:
         yield srv
-    finally:
-        with srv.local() as root:
-            for lab, instance in {(n["lab"], n["instance"]) for n in nodes_of(root.status())}:
-                if instance.startswith(SESSION_PREFIX):
-                    root.down(lab, instance)
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def people(server):
-    teacher = server.add_user(f"{SESSION_PREFIX}lt", f"{SESSION_PREFIX}lteach")
-    names = {"ann": f"{SESSION_PREFIX}la", "ben": f"{SESSION_PREFIX}lb", "teacher": teacher}
-    return {role: (user, server.token(user)) for role, user in names.items()}
+    return server_harness.class_of(server, f"{SESSION_PREFIX}l", f"{SESSION_PREFIX}lteach")
 
 
 def axe(driver, page: str) -> list[dict]:

@@ -54,13 +54,17 @@ class FakeOps:
         return 2, 1
 
 
-@pytest.fixture
-def world(tmp_path):
-    config = ServerConfig(socket=None, state_dir=tmp_path, instructors="no-such-group-here")
-    ops = FakeOps()
+def make_world(state_dir, ops):
+    """The app over `ops`, and tokens for two students and root: (app, ops, tokens)."""
+    config = ServerConfig(socket=None, state_dir=state_dir, instructors="no-such-group-here")
     app = create_app(config, ops=ops)
     tokens = TokenStore(config.tokens_file)
     return app, ops, {u: tokens.add(u) for u in ("zoeq", "ben", "root")}
+
+
+@pytest.fixture
+def world(tmp_path):
+    return make_world(tmp_path, FakeOps())
 
 
 def _web(app, token):

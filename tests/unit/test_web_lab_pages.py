@@ -15,7 +15,7 @@ from labctl.classroom.server.tokens import TokenStore
 from labctl.classroom.web import assets, sheet, words
 from labctl.errors import NotRunning
 from labctl.service.engine import not_running
-from tests.unit.test_class_web import LAB, FakeOps, _web
+from tests.unit.test_class_web import LAB, FakeOps, _web, make_world
 
 
 class Ops(FakeOps):
@@ -25,11 +25,7 @@ class Ops(FakeOps):
 
 @pytest.fixture
 def world(tmp_path):
-    config = ServerConfig(socket=None, state_dir=tmp_path, instructors="no-such-group-here")
-    ops = Ops()
-    app = create_app(config, ops=ops)
-    tokens = TokenStore(config.tokens_file)
-    return app, ops, {u: tokens.add(u) for u in ("zoeq", "ben", "root")}
+    return make_world(tmp_path, Ops())
 
 
 def test_a_sheet_shows_a_lab_files_html_as_text():

@@ -53,7 +53,7 @@ class AuditLog:
         self.roster = None
         if roster_file is not None:
             from labctl.classroom.server.class_state import Roster
-            self.roster = Roster(roster_file, seed=path)
+            self.roster = Roster(roster_file, log=path)
 
     def _open(self):
         # Only the server (and whoever may read its state) reads who did what.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from labctl.classroom.server import identity, instances
 
-AUDIT_TAIL_BYTES = 8 * 1024 * 1024  # the roster's seed, once: older lines are skipped
+AUDIT_TAIL_BYTES = 8 * 1024 * 1024  # the roster's first fill, once: older lines are skipped
 ROSTER_SAVE_EVERY = 5.0  # seconds between writes of roster.json for activity alone
 
 
@@ -56,13 +56,13 @@ class Roster:
     every audit entry (AuditLog.record), kept in a small JSON file, written when a user
     or an up is new and otherwise at most every ROSTER_SAVE_EVERY seconds."""
 
-    def __init__(self, path: Path, seed: Path | None = None):
+    def __init__(self, path: Path, log: Path | None = None):
         self.path = path
         self._lock = threading.Lock()
         self._saved_at = 0.0
         self._activity = self._load()
         if self._activity is None:  # the first start with a roster: the log's tail, once
-            self._activity = read_activity(seed) if seed is not None else Activity()
+            self._activity = read_activity(log) if log is not None else Activity()
             self.save()
 
     def _load(self) -> Activity | None:
@@ -75,7 +75,7 @@ class Roster:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
-            return None  # damaged: seeded again from the log
+            return None  # damaged: filled again from the log
 
     def note(self, entry: dict) -> None:
         user, when = entry.get("user"), entry.get("time", "")
