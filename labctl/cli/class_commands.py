@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
+from labctl import console
+from labctl.classroom import grade_formats as render
+from labctl.classroom.client.class_api import ClassClient
+from labctl.classroom.grades import Grades
+from labctl.classroom.roster import read_students
 from labctl.classroom.server import config as defaults
-from labctl.errors import EXIT_FAILED, InvalidInput
+from labctl.cli import params
+from labctl.errors import EXIT_FAILED, EXIT_OK, InvalidInput
 
-app = typer.Typer(help="The whole class at once (instructors; through the labctl server).",
-                  no_args_is_help=True)
-
-ServerOpt = Annotated[str | None, typer.Option(
-    "--server", envvar="LABCTL_SERVER", show_default=False,
-    help=f"unix:///PATH or https://HOST:PORT (default unix://{defaults.DEFAULT_SOCKET}).")]
-TokenOpt = Annotated[str | None, typer.Option(
-    "--token", envvar="LABCTL_TOKEN", show_default=False,
-    help="Your token, for an https:// server.")]
-CaOpt = Annotated[Path | None, typer.Option(
-    "--cacert", envvar="LABCTL_CACERT", dir_okay=False, show_default=False,
-    help="The server's certificate (or its CA), for an https:// server.")]
-StudentsOpt = Annotated[Path | None, typer.Option(
-    "--students", dir_okay=False, show_default=False,
+server_option = click.option(
+    "--server", envvar="LABCTL_SERVER", show_envvar=True, default=None,
+    help=f"unix:///PATH or https://HOST:PORT (default unix://{defaults.DEFAULT_SOCKET}).")
+token_option = click.option("--token", envvar="LABCTL_TOKEN", show_envvar=True, default=None,
+                            help="Your token, for an https:// server.")
+cacert_option = click.option(
+    "--cacert", envvar="LABCTL_CACERT", show_envvar=True, type=params.file(), default=None,
+    help="The server's certificate (or its CA), for an https:// server.")
+students_option = click.option(
+    "--students", type=params.file(), default=None,
     help="The class list: one user name per line, or a CSV with a user-name column (a "
-         "GitHub Classroom roster and Moodle exports are read as they are).")]
-ColumnOpt = Annotated[str | None, typer.Option(
-    "--students-column", show_default=False,
-    help="The --students CSV's column of user names, when not the usual one.")]
+         "GitHub Classroom roster and Moodle exports are read as they are).")
+column_option = click.option(
+    "--students-column", "column", default=None,
+    help="The --students CSV's column of user names, when not the usual one.")
+output_option = click.option("-o", "--output", type=params.file(), default=None,
+                             help="Write to FILE instead of stdout.")
 
 
-def _client(server: str | None, token: str | None, cacert: Path | None):
-    from labctl.classroom.client.class_api import ClassClient
+def server_options(command):
+    """--server, --token and --cacert: where the class is."""
+    return server_option(token_option(cacert_option(command)))
+
+
+@click.group("class", no_args_is_help=True)
+def class_() -> None:
+    """The whole class at once (instructors; through the labctl server)."""
+
+
+def _client(server: str | None, token: str | None, cacert: Path | None) -> ClassClient:
     if server is not None and server.strip().lower() == "local":
         server = None  # LABCTL_SERVER=local sends a user's own commands to Docker; a class
         # is always the server's: its socket here
@@ -44,32 +60,25 @@ def _client(server: str | None, token: str | None, cacert: Path | None):
 
 
 def _students(path: Path | None, column: str | None = None) -> list[str] | None:
-    from labctl.classroom.roster import read_students
     return None if path is None else read_students(path, column)
 
 
 def _format(value: str) -> str:
-    from labctl.classroom.grade_formats import FORMATS
-    if value not in FORMATS:
-        raise InvalidInput(f"--format {value}: use one of {', '.join(FORMATS)}")
+    if value not in render.FORMATS:
+        raise InvalidInput(f"--format {value}: use one of {', '.join(render.FORMATS)}")
     return value
 
 
 STATUS_COLUMNS = ["Student", "Lab", "Instance", "State", "Nodes", "Up for", "Last active"]
 
 
-@app.command("status")
-def status(server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None,
-           fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-           output: Annotated[Path | None, typer.Option(
-               "-o", "--output", dir_okay=False, show_default=False,
-               help="Write to FILE instead of stdout.")] = None) -> None:
+@class_.command("status")
+@server_options
+@click.option("--format", "fmt", default="table", help="table, csv or json.")
+@output_option
+def status(server: str | None, token: str | None, cacert: Path | None, fmt: str,
+           output: Path | None) -> None:
     """Every student: their labs, state, nodes, up for, last activity."""
-    import csv
-    import io
-    import json
-
-    from labctl import console
     if fmt not in ("table", "csv", "json"):
         raise InvalidInput(f"--format {fmt}: class status is table, csv or json")
     with _client(server, token, cacert) as client:
@@ -107,7 +116,6 @@ def status(server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = Non
 
 
 def _write(text: str, output: Path | None) -> None:
-    from labctl import console
     if output is None:
         print(text, end="")
         return
@@ -118,7 +126,6 @@ def _write(text: str, output: Path | None) -> None:
 def _ago(when: str | None) -> str:
     if not when:
         return "-"
-    from datetime import UTC, datetime
     seconds = int((datetime.now(UTC) - datetime.fromisoformat(when)).total_seconds())
     if seconds < 60:
         return f"{seconds}s ago" if seconds >= 0 else "just now"
@@ -126,21 +133,18 @@ def _ago(when: str | None) -> str:
     return f"{minutes}m ago" if hours == 0 else f"{hours}h{minutes % 60:02d}m ago"
 
 
-@app.command("check")
-def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to grade.",
-                                             show_default=False)],
-          students: StudentsOpt = None, column: ColumnOpt = None,
-          fmt: Annotated[str, typer.Option("--format", help=(
-              "table, csv, json, junit, html, or a grade book's import: moodle, canvas."))
-              ] = "table",
-          output: Annotated[Path | None, typer.Option(
-              "-o", "--output", dir_okay=False, show_default=False,
-              help="Write the grades to FILE (the summary still goes to stderr).")] = None,
-          server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+@class_.command("check")
+@params.argument("lab", "LAB", "The lab to grade.")
+@students_option
+@column_option
+@click.option("--format", "fmt", default="table",
+              help="table, csv, json, junit, html, or a grade book's import: moodle, canvas.")
+@click.option("-o", "--output", type=params.file(), default=None,
+              help="Write the grades to FILE (the summary still goes to stderr).")
+@server_options
+def check(lab: str, students: Path | None, column: str | None, fmt: str, output: Path | None,
+          server: str | None, token: str | None, cacert: Path | None) -> None:
     """Run LAB's checks on every student's copy: a grade table (student x check)."""
-    from labctl import console
-    from labctl.classroom import grade_formats as render
-    from labctl.classroom.grades import Grades
     fmt = _format(fmt)
     wanted = _students(students, column)
     with _client(server, token, cacert) as client:
@@ -154,8 +158,7 @@ def check(lab: Annotated[str, typer.Argument(metavar="LAB", help="The lab to gra
     console.err.print(found.summary(), markup=False)
 
 
-def _progress(action: str, lines) -> None:
-    from labctl import console
+def _progress(action: str, lines) -> int:
     failed = 0
     for line in lines:
         mark = "ok" if line["ok"] else "FAILED"
@@ -165,28 +168,33 @@ def _progress(action: str, lines) -> None:
                                             f"{line['detail']}"), markup=False)
     if failed:
         console.err.print(f"{action}: {failed} failed", markup=False)
-        raise typer.Exit(EXIT_FAILED)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
-@app.command("up")
-def up(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
-       students: Annotated[Path, typer.Option("--students", dir_okay=False, show_default=False,
-                                              help="The class list (see class check).")],
-       column: ColumnOpt = None, server: ServerOpt = None, token: TokenOpt = None,
-       cacert: CaOpt = None) -> None:
+@class_.command("up")
+@params.argument("lab", "LAB", "The lab to bring up.")
+@click.option("--students", type=params.file(), required=True,
+              help="The class list (see class check).")
+@column_option
+@server_options
+def up(lab: str, students: Path, column: str | None, server: str | None, token: str | None,
+       cacert: Path | None) -> int:
     """Bring LAB up for every student in the list (before class); shows each as it is ready."""
-    from labctl import console
     wanted = _students(students, column)
     console.err.print(f"bringing {lab} up for {len(wanted)} students", markup=False)
     with _client(server, token, cacert) as client:
-        _progress("up", client.class_up(lab, wanted))
+        return _progress("up", client.class_up(lab, wanted))
 
 
-@app.command("down")
-def down(lab: Annotated[str, typer.Argument(metavar="LAB", show_default=False)],
-         students: StudentsOpt = None, column: ColumnOpt = None,
-         server: ServerOpt = None, token: TokenOpt = None, cacert: CaOpt = None) -> None:
+@class_.command("down")
+@params.argument("lab", "LAB", "The lab to remove.")
+@students_option
+@column_option
+@server_options
+def down(lab: str, students: Path | None, column: str | None, server: str | None,
+         token: str | None, cacert: Path | None) -> int:
     """Remove LAB for the students in the list, or every running copy of it."""
     with _client(server, token, cacert) as client:
-        _progress("down", client.class_down(lab, _students(students, column)))
+        return _progress("down", client.class_down(lab, _students(students, column)))
 

@@ -1,61 +1,107 @@
-"""The `labctl` command: one exit path for every command, and a short way in for the two
-a class runs most.
+"""The `labctl` command: one command group, whose commands are imported when they run.
 
-Typer builds a pydantic validator for each option of the command it runs (and imports
-pydantic for it): a tenth of a second on every `labctl down`, as long as the engine takes
-to remove a lab. So `labctl up LAB` and `labctl down LAB`, with at most `-i NAME`, go
-straight to the same code the full command line calls (labctl.cli.up_down); any other
-form — another option, --help, a completion request — goes through Typer (labctl.cli).
-tests/unit/test_launch.py holds both ways to the same calls.
+Each command lives with its subsystem's imports (COMMANDS below): `labctl down LAB`
+loads labctl.cli.up_down and what removing a lab needs, never the trace, the server
+or the lab model. --help and shell completion list every command (and import them).
+Every run ends through one exit path (labctl.cli.exit_path): one line and an exit code,
+never a traceback.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import sys
 
-from labctl.cli import up_down
+import click
+
+from labctl.cli import completion, examples, params
 from labctl.cli.exit_path import quiet_broken_pipe, run, state
 
-__all__ = ["main", "quick", "quiet_broken_pipe", "run", "state"]
+__all__ = ["COMMANDS", "labctl", "main", "quiet_broken_pipe", "run", "state"]
+
+# command -> "module:attribute", in --help's order.
+COMMANDS = {
+    "up": "labctl.cli.up_down:up",
+    "down": "labctl.cli.up_down:down",
+    "status": "labctl.cli.lab_commands:status",
+    "exec": "labctl.cli.lab_commands:exec_",
+    "shell": "labctl.cli.lab_commands:shell",
+    "logs": "labctl.cli.lab_commands:logs",
+    "validate": "labctl.cli.authoring_commands:validate",
+    "capture": "labctl.cli.packet_commands:capture",
+    "trace": "labctl.cli.packet_commands:trace",
+    "check": "labctl.cli.lab_commands:check",
+    "test": "labctl.cli.lab_commands:test",
+    "verify": "labctl.cli.lab_commands:verify",
+    "new": "labctl.cli.authoring_commands:new",
+    "gc": "labctl.cli.lab_commands:gc",
+    "schema": "labctl.cli.authoring_commands:schema",
+    "serve": "labctl.cli.serve_commands:serve",
+    "login": "labctl.cli.serve_commands:login",
+    "images": "labctl.cli.image_commands:images",
+    "token": "labctl.cli.serve_commands:token",
+    "class": "labctl.cli.class_commands:class_",
+}
 
 
-def quick(argv: list[str]) -> tuple[str, str, str | None] | None:
-    """(command, lab, instance) when argv is `up|down LAB [-i NAME]`; None otherwise."""
-    if len(argv) not in (2, 3, 4) or argv[0] not in ("up", "down"):
-        return None
-    if any(key.endswith("_COMPLETE") for key in os.environ):  # shell completion at work
-        return None
-    command, lab, rest = argv[0], argv[1], argv[2:]
-    instance = None
-    if len(rest) == 1 and rest[0].startswith("--instance="):
-        instance = rest[0].removeprefix("--instance=")
-    elif len(rest) == 2 and rest[0] in ("-i", "--instance"):
-        instance = rest[1]
-    elif rest:
-        return None
-    if lab.startswith("-") or (instance is not None and instance.startswith("-")):
-        return None
-    if instance is None:  # as Typer reads an option's environment variable
-        instance = os.environ.get("LABCTL_INSTANCE") or None
-    return command, lab, instance
+class Labctl(click.Group):
+    """The commands of COMMANDS, each imported on first use, with its examples."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        where = COMMANDS.get(name)
+        if where is None:
+            return None
+        module, _, attribute = where.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        examples.attach(command, name)
+        return command
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from labctl import __version__  # noqa: PLC0415 - the package's own __init__
+        click.echo(f"labctl {__version__}")
+        ctx.exit()
+
+
+@click.group(cls=Labctl, context_settings=params.CONTEXT, no_args_is_help=True)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version, help="Print labctl's version and exit.")
+@click.option("--debug", is_flag=True,
+              help="Show a traceback for unexpected errors (or set LABCTL_DEBUG=1).")
+@click.option("--server", envvar="LABCTL_SERVER", show_envvar=True, default=None,
+              help="Go through this classroom server: unix:///PATH or https://HOST:PORT, or "
+                   "`local` for the Docker engine here (default: the one `labctl login` "
+                   "stored, else /run/labctl/labctl.sock when it exists, else the Docker "
+                   "engine here).")
+@completion.options
+@click.pass_context
+def labctl(ctx: click.Context, debug: bool, server: str | None) -> None:
+    """Network labs for teaching the transport layer: YAML in, running, self-checking labs
+    out."""
+    state["debug"] = state["debug"] or debug
+    state["server"] = server
+    state["command"] = ctx.invoked_subcommand or ""  # for "node ... stopped during check"
+
+
+def _through_click() -> int | None:
+    """The whole command line; click's own exits and usage errors become exit codes."""
+    try:
+        return labctl.main(args=sys.argv[1:], prog_name="labctl", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C while click itself held it
+        raise KeyboardInterrupt from None
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: shown as click shows them, exit 2
+        exc.show()
+        return exc.exit_code
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    short = quick(argv)
-    if short is None:
-        from labctl.cli import commands as cli
-        cli.main()
-        return
-    command, lab, instance = short
-
-    def call() -> None:
-        if command == "up":
-            up_down.up(lab, instance)
-        else:
-            up_down.down(lab, instance)
-    run(call, command)
+    run(_through_click)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Usage examples for every command's --help, in one table (added to the app at start)."""
+"""Usage examples for every command's --help, in one table (given to each command as its
+epilog when labctl.cli.entry loads it)."""
 
 from __future__ import annotations
 
-import typer
+import click
 
 # Command path (as typed after `labctl`) -> one or two example command lines.
 EXAMPLES: dict[str, list[str]] = {
@@ -47,12 +48,10 @@ def epilog(lines: list[str]) -> str:
     return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def add_examples(app: typer.Typer, prefix: str = "") -> None:
-    """Give each registered command (and sub-app command) its examples as its epilog."""
-    for info in app.registered_commands:
-        name = info.name or info.callback.__name__.replace("_", "-")
-        lines = EXAMPLES.get(f"{prefix}{name}")
-        if lines and not info.epilog:
-            info.epilog = epilog(lines)
-    for group in app.registered_groups:
-        add_examples(group.typer_instance, f"{prefix}{group.name} ")
+def attach(command: click.Command, path: str) -> None:
+    """Give the command (and a group's commands) its examples as its epilog."""
+    lines = EXAMPLES.get(path)
+    if lines and not command.epilog:
+        command.epilog = epilog(lines)
+    for name, sub in getattr(command, "commands", {}).items():
+        attach(sub, f"{path} {name}")

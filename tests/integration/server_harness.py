@@ -223,9 +223,9 @@ def class_of(server: Server, prefix: str, instructors: str) -> dict[str, tuple[s
 
 # The interpreter lives where test users may not read (/root): everything the CLI
 # may import is imported here, before the fork; the child then only runs it.
-CLI_PACKAGES = ["labctl", "typer", "click", "rich", "httpx", "httpcore", "h11", "anyio",
+CLI_PACKAGES = ["labctl", "click", "rich", "httpx", "httpcore", "h11", "anyio",
                 "websockets", "pexpect", "ptyprocess", "idna", "certifi", "sniffio", "dpkt",
-                "yaml", "pydantic", "pydantic_core", "annotated_types", "shellingham",
+                "yaml", "pydantic", "pydantic_core", "annotated_types",
                 "encodings", "json", "email", "http", "urllib", "concurrent", "asyncio",
                 "ssl", "select", "selectors", "pty", "tty", "termios", "base64", "uuid"]
 _SKIPPED = (".__main__", "labctl.node.", "labctl.classroom.server.app", "websockets.legacy",
@@ -293,7 +293,7 @@ def pty_as(user: str, *args: str, env: dict | None = None):
             _become(user, env)
             _own_stdio()
             sys.argv = ["labctl", *args]
-            from labctl.cli.commands import main
+            from labctl.cli.entry import main
             main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0
@@ -325,7 +325,7 @@ def cli_as(user: str, *args: str, env: dict | None = None, stdin: bytes = b"",
                     os.close(fd)
             _own_stdio()
             sys.argv = ["labctl", *args]
-            from labctl.cli.commands import main
+            from labctl.cli.entry import main
             main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labctl.cli import commands as cli
+from labctl.cli import entry as cli
 
 
 @contextlib.contextmanager

@@ -134,7 +134,7 @@ def _run(capsys, entry, *argv: str) -> tuple[int, str, str]:
 def test_a_stale_socket_fails_and_names_the_way_to_docker(stale_socket, engine_here, capsys,
                                                           argv):
     from labctl.cli import entry as launch
-    code, _, err = _run(capsys, launch.main, *argv)  # `up|down LAB` take the short way
+    code, _, err = _run(capsys, launch.main, *argv)
     assert code == 3
     assert f"cannot reach the labctl server at unix://{stale_socket}" in err
     assert "--server local" in err and "LABCTL_SERVER=local" in err
@@ -148,7 +148,7 @@ def test_server_local_goes_to_the_engine_here_whatever_else_exists(stale_socket,
     assert isinstance(backend.select("local"), LocalBackend)
     monkeypatch.setenv("LABCTL_SERVER", "local")
     assert isinstance(backend.select(), LocalBackend)
-    for argv in (["status", "--json"], ["down", "demo"]):  # the full parser, the short way
+    for argv in (["status", "--json"], ["down", "demo"]):
         code, _, err = _run(capsys, launch.main, *argv)
         assert code == 0, err
     monkeypatch.setitem(launch.state, "server", "local")

@@ -10,18 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer.main
 from clirun import handlers_kept
 
 from labctl import __version__
-from labctl.cli import commands as cli
+from labctl.cli import entry as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _commands(group, prefix: str = ""):
-    """(path, command) of every leaf command (typer vendors its own click)."""
-    for name, command in group.commands.items():
+    """(path, command) of every leaf command (the root's are loaded as they run)."""
+    ctx = group.make_context("labctl", [], resilient_parsing=True)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if hasattr(command, "commands"):
             yield from _commands(command, f"{prefix}{name} ")
         else:
@@ -41,7 +42,7 @@ def _command_help(command, path: str) -> str:
 
 
 def test_every_command_has_examples_in_its_help():
-    commands = dict(_commands(typer.main.get_command(cli.app)))
+    commands = dict(_commands(cli.labctl))
     assert {"up", "down", "status", "check", "images build", "token add"} <= set(commands)
     for path, command in commands.items():
         text = _command_help(command, path)
@@ -58,7 +59,7 @@ def test_examples_are_printed_as_lines():
 def _user_facing_texts() -> dict[str, str]:
     from labctl.lab import schema
     texts = {f"labctl {path} --help": _command_help(command, path)
-             for path, command in _commands(typer.main.get_command(cli.app))}
+             for path, command in _commands(cli.labctl)}
     texts["labctl --help"] = _help("")
     texts["labctl schema"] = schema.schema_text()
     # The node's services and clients print their docstrings (--help) and their lines.

@@ -135,8 +135,7 @@ class _Backend:
 @pytest.mark.parametrize("columns", [None, 64])
 def test_trace_follow_wraps_to_the_terminal_width(capsys, monkeypatch, columns):
     """COLUMNS honoured, 80 in a pipe without it, as the rest of trace."""
-    from labctl.cli import commands
-    monkeypatch.setattr(commands, "_backend", lambda: _Backend(_long_capture()))
+    monkeypatch.setattr("labctl.cli.packet_commands.backend", lambda: _Backend(_long_capture()))
     if columns:
         monkeypatch.setenv("COLUMNS", str(columns))
     else:
