@@ -21,8 +21,9 @@ from labctl.checks import testinfra_host as hosts
 from labctl.errors import NodeStopped
 from labctl.lab import facts, model
 from labctl.lab.check_kinds import KINDS
-from labctl.lab.check_kinds.registry import CheckResult, Failed
+from labctl.lab.check_kinds.registry import Failed
 from labctl.lab.probe_ports import without_probes
+from labctl.lab.results import CheckResult
 from labctl.runtime import NodeInfo, Runtime
 from labctl.trace.analysis import Analysis, Conversation, analyse
 

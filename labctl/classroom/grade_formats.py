@@ -8,7 +8,11 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
+from labctl import console
 from labctl.classroom.grades import CHECKED, Grades, Row
+from labctl.console import printable as escaped
+from labctl.console import shown as escape
+from labctl.console import table
 
 FORMATS = ("table", "csv", "json", "junit", "html", "moodle", "canvas")
 CSV_FORMATS = ("csv", "moodle", "canvas")
@@ -20,7 +24,6 @@ BOM = "\ufeff"
 
 def printable(text: str) -> str:
     """Node output in a grade file (read with cat, or as XML): controls escaped."""
-    from labctl.console import printable as escaped
     return escaped(text)
 
 
@@ -133,9 +136,6 @@ def to_html(grades: Grades) -> str:
 
 
 def show_table(grades: Grades) -> None:
-    from labctl import console
-    from labctl.console import shown as escape  # notes carry what nodes said
-    from labctl.console import table
     colours = {"PASS": "green", "FAIL": "red"}
     t = table(f"{grades.lab}: grades", ["Student", "Score",
                                          *[str(i + 1) for i in range(len(grades.titles))],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
-from labctl.lab.check_kinds.registry import CheckResult
+from labctl.lab.results import CheckResult
 
 CHECKED, NO_LAB, BROKEN = "checked", "no lab", "error"
 NOT_CHECKED = "not checked"  # running, but no result yet (the live grid)

@@ -8,9 +8,19 @@ import contextlib
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 
-from labctl.errors import EXIT_INTERRUPTED, EXIT_OK, LabctlError, LabInvalid, NodeStopped
+from labctl.console import printable
+from labctl.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    LabctlError,
+    LabInvalid,
+    NodeStopped,
+)
 
 # What this run learnt of itself: --debug / LABCTL_DEBUG, the command (for "node ...
 # stopped during check"), the classroom server to go through (--server / LABCTL_SERVER).
@@ -35,9 +45,7 @@ def run(call: Callable[[], int | None], command: str = "") -> None:
         if isinstance(exc, NodeStopped) and not exc.during:
             exc.during = state["command"]
         if state["debug"]:
-            import traceback
             traceback.print_exc()
-        from labctl.console import printable  # a message may quote what a node printed
         sys.stderr.write(printable(f"labctl: error: {exc}\n" if not isinstance(exc, LabInvalid)
                                    else f"{exc}\n"))
         code = exc.exit_code
@@ -66,10 +74,8 @@ def _raise_interrupt(signum, _frame):
 def _unexpected(exc: Exception) -> int:
     # Runtimes turn their engine's errors into labctl errors: anything else is a bug,
     # but a file the user named and may not read (or write) is the user's to fix.
-    from labctl.errors import EXIT_INVALID, EXIT_RUNTIME
     if isinstance(exc, OSError) and exc.filename is not None and not isinstance(
             exc, ConnectionError):
-        from labctl.console import printable
         sys.stderr.write(printable(f"labctl: error: cannot open {exc.filename}: "
                                    f"{exc.strerror or exc}") + "\n")
         return EXIT_INVALID

@@ -16,7 +16,7 @@ from labctl.cli.up_down import backend
 from labctl.errors import InvalidInput
 from labctl.lab import loader, naming
 from labctl.service import lab_service
-from labctl.service.lab_run import removed_on_interrupt
+from labctl.service.guards import removed_on_interrupt
 from labctl.service.report import Report
 
 

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.lab.files import resolve
+
 FORMAT = 1  # bump when the blueprint's fields change
 CACHE_ENTRIES = 256  # the oldest go beyond this many
 
@@ -70,7 +72,7 @@ class Blueprint:
 
 def of(lab) -> Blueprint:
     """The blueprint of a validated lab (a labctl.lab.model.Lab)."""
-    from labctl.lab.services import SERVICES
+    from labctl.lab.services import SERVICES  # noqa: PLC0415 - lazy: the services' registry (pydantic); a model is at hand
     nodes = []
     for name, node in lab.nodes.items():
         nodes.append(NodeBlueprint(
@@ -97,17 +99,16 @@ def lab_name(lab: str) -> str:
 
 def load(lab: str | Path) -> Blueprint:
     """The blueprint of a lab argument (name or path), validated once per content."""
-    from labctl.lab.files import resolve
     path = resolve(lab)
     text = _read_text(path)
     if text is None:  # unreadable, too big, not a file, not UTF-8: the loader says which
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic, YAML), on a cache miss
         return of(loader.load(path))
     key = _key(path, text)
     cached = _read(key)
     if cached is not None:
         return cached
-    from labctl.lab import loader
+    from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic, YAML), on a cache miss
     made = of(loader.parse(text, str(path)))  # the very bytes hashed; LabInvalid: not kept
     _write(key, made)
     return made

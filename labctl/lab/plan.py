@@ -11,7 +11,7 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
-from labctl.lab import naming
+from labctl.lab import blueprint, naming
 from labctl.lab.blueprint import Blueprint, NodeBlueprint
 from labctl.lab.probe_ports import RESERVED_SYSCTL
 
@@ -169,7 +169,6 @@ def _blueprint(lab) -> Blueprint:
     """A model.Lab or its blueprint (tests and tools plan models directly)."""
     if isinstance(lab, Blueprint):
         return lab
-    from labctl.lab import blueprint
     return blueprint.of(lab)
 
 

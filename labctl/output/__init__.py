@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labctl.output import json as json_out_mod
+from labctl.output import junit as junit_out
+from labctl.output import text
 from labctl.service.report import Report
 
 
@@ -14,11 +17,8 @@ def emit(report: Report, json_out: bool = False, junit: Path | None = None,
          explicit_instance: bool = False) -> None:
     """JUnit to a file if asked; then JSON or text on stdout (and stderr for notes)."""
     if junit is not None:
-        from labctl.output import junit as junit_out
         junit_out.write(report.labs, junit)
     if json_out:
-        from labctl.output import json as json_out_mod
         json_out_mod.write(report)
         return
-    from labctl.output import text
     text.show(report, explicit_instance)

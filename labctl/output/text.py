@@ -9,14 +9,14 @@ from rich.console import Console
 from labctl import console
 from labctl.console import table
 from labctl.service.report import LabReport, Report
+from labctl.textgrid import Column, grid
 
 # What these tables print came from nodes (check output, step output, errors):
 # control characters shown escaped, markup escaped (console.shown).
 escape = console.shown
 
 if TYPE_CHECKING:  # `up` prints no steps nor checks, and needs not the lab model
-    from labctl.lab.check_kinds.registry import CheckResult
-    from labctl.service.steps import StepResult
+    from labctl.lab.results import CheckResult, StepResult
 
 
 def show(report: Report, explicit_instance: bool = False) -> None:
@@ -65,7 +65,6 @@ def show_status(out: Console, report: Report) -> None:
         if out.is_terminal:
             out.print(table(None, columns, rows))
         else:  # a pipe, a script's grep: every value whole, a line per node, whatever width
-            from labctl.textgrid import Column, grid
             lines = grid([Column(c) for c in columns], rows, width=1 << 20) or []
             out.file.write("".join(line + "\n" for line in lines))
     for lab in report.labs:

@@ -25,8 +25,12 @@ from labctl.errors import (
     SubnetTaken,
 )
 from labctl.interrupts import shielded
+from labctl.lab.blueprint import Blueprint, of
+from labctl.lab.plan import plan_networks, plan_nodes
 from labctl.runtime.base import NodeInfo, Progress, Runtime
 from labctl.runtime.base import quiet as _quiet
+from labctl.runtime.images import node_ref
+from labctl.service.locks import being_removed, claimed, removing
 
 if TYPE_CHECKING:
     from labctl.lab import model
@@ -66,8 +70,6 @@ class Engine:
         One `up` per lab instance at a time (claims.py): a second one waits
         for the first, then finds the lab up. A half-made lab is rebuilt.
         """
-        from labctl.lab.blueprint import Blueprint, of
-        from labctl.service.locks import claimed
         blueprint = lab if isinstance(lab, Blueprint) else of(lab)
         with claimed(blueprint.name, instance, self.progress):
             return self._up(blueprint, instance)
@@ -139,13 +141,11 @@ class Engine:
             self.runtime.ensure_image(ref)  # ImageMissing: there is no registry to pull from
         if any(not n.image for n in lab.nodes):
             return self.runtime.ensure_image(None, self.progress)
-        from labctl.runtime.images import node_ref
         return node_ref()  # every node names its own image: this one is unused
 
     def _plan(self, lab: Blueprint, instance: str, image: Callable[[], str], made: _Made
               ) -> tuple[NodePlan, ...]:
         """Networks first (their subnets come from the runtime), then the nodes on them."""
-        from labctl.lab.plan import plan_networks, plan_nodes
         subnets: dict[str, str] = {}
         # Fixed subnets first: a clash is the lab author's to fix, before anything else.
         for net in sorted(plan_networks(lab, instance), key=lambda n: n.subnet is None):
@@ -198,7 +198,6 @@ class Engine:
     def _taken_away(self, made: _Made) -> bool:
         """A concurrent `down` is removing the lab, or removed a node or network this
         `up` made (a node that fails on its own stays, stopped, until we remove it)."""
-        from labctl.service.locks import being_removed
         if being_removed(made.lab, made.instance):
             return True
         try:
@@ -211,7 +210,6 @@ class Engine:
     # -- down and status ---------------------------------------------------
     def down(self, lab: str | None, instance: str | None) -> tuple[int, int]:
         """Remove every node and network of lab/instance (None: all of them)."""
-        from labctl.service.locks import removing
         if lab is None or instance is None:  # a concurrent `up` sees its nodes vanish
             return self._down(lab, instance)
         with removing(lab, instance):

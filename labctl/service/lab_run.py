@@ -1,21 +1,22 @@
 """One lab session: up, the running nodes, steps and checks, then down.
 
 `labctl test`, `labctl verify`, the pytest plugin and the instructors'
-test modules all run a lab through `lab_session`; the CLI's interrupt
-clean-up goes through `removed_on_interrupt`.
+test modules all run a lab through `lab_session`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labctl.errors import LabBusy
+from labctl.checks.run import LabState, run_checks
 from labctl.interrupts import shielded
 from labctl.runtime.base import NodeInfo
 from labctl.service.engine import Engine
+from labctl.service.guards import refuse_if_up
+from labctl.service.steps import run_steps
 
 if TYPE_CHECKING:
     from labctl.lab import model
@@ -30,11 +31,9 @@ class LabSession:
 
     def steps(self, budget=None) -> list:
         """The lab's steps in order (within `budget`, a steps.Budget, when given)."""
-        from labctl.service.steps import run_steps
         return run_steps(self.engine.runtime, self.lab.steps, self.nodes, budget)
 
     def checks(self) -> list:
-        from labctl.checks.run import LabState, run_checks
         return run_checks(LabState(self.engine.runtime, self.nodes), self.lab.checks)
 
 
@@ -60,22 +59,3 @@ def lab_session(engine: Engine, lab: model.Lab, instance: str, *, owned: bool = 
         if owned and not keep:
             with shielded():
                 engine.down(lab.name, instance)
-
-
-def refuse_if_up(engine: Engine, lab: str, instance: str) -> None:
-    if engine.status(lab, instance) or engine.runtime.networks(lab, instance):
-        raise LabBusy(lab, instance)
-
-
-@contextlib.contextmanager
-def removed_on_interrupt(engine: Engine,
-                         also: Iterable[tuple[str | None, str]] = ()) -> Iterator[None]:
-    """On Ctrl-C (or SIGTERM), remove what this engine brought up, and `also` these
-    (lab, instance) pairs (lab None: every lab of the instance); then re-raise."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        with shielded():
-            for lab, instance in [*engine.created, *also]:
-                engine.down(lab, instance)
-        raise

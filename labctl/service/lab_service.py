@@ -18,18 +18,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labctl import runtime
 from labctl.runtime.base import NodeInfo, Progress, Runtime, quiet
 from labctl.service.engine import Engine
-from labctl.service.lab_run import lab_session, refuse_if_up, removed_on_interrupt
+from labctl.service.guards import refuse_if_up, removed_on_interrupt
 from labctl.service.report import LabReport, Report, by_lab
 
 if TYPE_CHECKING:
     from labctl.lab import model
     from labctl.lab.blueprint import Blueprint
+    from labctl.lab.results import StepResult
     from labctl.runtime.base import ExecStream, Session
     from labctl.service.captures import CapturedFile
     from labctl.service.lab_run import LabSession
-    from labctl.service.steps import StepResult
 
 
 
@@ -45,12 +46,12 @@ class LabService:
     # -- lab files -------------------------------------------------------------------
     @staticmethod
     def load_lab(path: Path) -> model.Lab:
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic)
         return loader.load(path)
 
     @staticmethod
     def parse_lab(text: str, file: str) -> model.Lab:
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic)
         return loader.parse(text, file)
 
     def engine(self, progress: Progress = quiet) -> Engine:
@@ -114,7 +115,7 @@ class LabService:
         return self.runtime.logs(info.container, follow=follow, tail=tail)
 
     def run_step(self, lab: model.Lab, instance: str, index: int) -> StepResult:
-        from labctl.service import steps
+        from labctl.service import steps  # noqa: PLC0415 - lazy: the steps (the lab model)
         step = lab.steps[index]
         node = self.node(lab.name, instance, step.on)
         budget = None if self.step_seconds is None else steps.Budget(self.step_seconds)
@@ -123,7 +124,7 @@ class LabService:
     # -- checks and tests --------------------------------------------------------------
     def check(self, lab: model.Lab, instance: str, path: str | None = None) -> Report:
         """The lab's checks on the running lab (brought up by someone before)."""
-        from labctl.checks.run import LabState, run_checks
+        from labctl.checks.run import LabState, run_checks  # noqa: PLC0415 - lazy: the checks (testinfra)
         nodes = self.engine().running_nodes(lab.name, lab.nodes, instance)
         checks = run_checks(LabState(self.runtime, nodes), lab.checks)
         return Report("check", [LabReport(lab.name, instance, path,
@@ -134,7 +135,7 @@ class LabService:
         """Up, steps, checks, the lab's own pytest files (when `path` is given), then
         down unless `keep`. Refused when the lab is up on that instance: a test never
         takes down a lab it did not bring up."""
-        from labctl.service import sequence
+        from labctl.service import sequence  # noqa: PLC0415 - lazy: the test sequence (YAML, the checks)
         engine = self.engine(progress)
         refuse_if_up(engine, lab.name, instance)
         with removed_on_interrupt(engine):
@@ -149,14 +150,14 @@ class LabService:
         """The rest of a test whose `up` the caller made itself, after refuse_if_up (the
         classroom server brings labs up in its queue, and runs the steps outside it):
         steps within step_seconds, checks, then down unless keep."""
-        from labctl.service import sequence
+        from labctl.service import sequence  # noqa: PLC0415 - lazy: the test sequence (YAML, the checks)
         return Report("test", [sequence.test_lab(self.engine(), lab, instance, keep,
                                                  up_done=True,
                                                  step_seconds=self.step_seconds)])
 
     def verify(self, lab_paths: list[Path], instance_prefix: str, workers: int,
                progress: Progress = quiet) -> list[LabReport]:
-        from labctl.service import sequence
+        from labctl.service import sequence  # noqa: PLC0415 - lazy: the test sequence (YAML, the checks)
         engine = self.engine(progress)
         return sequence.verify(engine, lab_paths, instance_prefix, workers, progress)
 
@@ -164,26 +165,26 @@ class LabService:
     def session(self, lab: model.Lab, instance: str, *, owned: bool = True,
                 keep: bool = False) -> Iterator[LabSession]:
         """The lab up for the length of a block (see lab_run.lab_session)."""
+        from labctl.service.lab_run import lab_session  # noqa: PLC0415 - lazy: the checks (testinfra)
         with lab_session(self.engine(), lab, instance, owned=owned, keep=keep) as session:
             yield session
 
     # -- packets -------------------------------------------------------------------------
     def captures(self, lab: str, instance: str, node: str | None = None
                  ) -> tuple[list[CapturedFile], list[NodeInfo]]:
-        from labctl.service import captures
+        from labctl.service import captures  # noqa: PLC0415 - lazy: the pcap stack (dpkt)
         return captures.collect(self.engine(), lab, instance, node)
 
     def all_captures(self, lab: str, instance: str, node: str | None = None
                      ) -> tuple[list[CapturedFile], list[NodeInfo]]:
-        from labctl.service import captures
+        from labctl.service import captures  # noqa: PLC0415 - lazy: the pcap stack (dpkt)
         return captures.collect_all(self.engine(), lab, instance, node)
 
     def live_capture(self, lab: str, instance: str, node: str) -> Iterator[bytes]:
-        from labctl.service import captures
+        from labctl.service import captures  # noqa: PLC0415 - lazy: the pcap stack (dpkt)
         return captures.live(self.engine(), lab, instance, node)
 
 
 def connect() -> LabService:
     """The service over this host's engine."""
-    from labctl import runtime
     return LabService(runtime.connect())

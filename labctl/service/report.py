@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from labctl.errors import EXIT_FAILED, EXIT_OK
+from labctl.lab.results import CheckResult, StepResult
 from labctl.runtime.base import NetworkInfo, NodeInfo
+from labctl.service.half_made import half_made
 
 if TYPE_CHECKING:  # a status report needs neither (nor the lab model they import)
-    from labctl.lab.check_kinds.registry import CheckResult
-    from labctl.service.steps import StepResult
+    from labctl.lab.results import CheckResult, StepResult
 
 SCHEMA = "labctl.service.report/1"
 
@@ -76,7 +77,6 @@ def by_lab(command: str, nodes: list[NodeInfo], networks: list[NetworkInfo] | No
         labs.setdefault((node.lab, node.instance),
                         LabReport(node.lab, node.instance)).nodes.append(node)
     if networks is not None:
-        from labctl.service.half_made import half_made
         for key, problem in sorted(half_made(nodes, networks).items()):
             labs.setdefault(key, LabReport(*key)).broken = problem
     return Report(command, list(labs.values()))
@@ -84,8 +84,6 @@ def by_lab(command: str, nodes: list[NodeInfo], networks: list[NetworkInfo] | No
 
 def from_data(data: dict) -> Report:
     """A Report back from its JSON (docs/json.md): what the classroom server sends."""
-    from labctl.lab.check_kinds.registry import CheckResult
-    from labctl.service.steps import StepResult
     labs = []
     for lab in data.get("labs", []):
         labs.append(LabReport(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError, LabInvalid, NodeStopped
 from labctl.lab import loader, model
-from labctl.lab.check_kinds.registry import CheckResult
+from labctl.lab.results import CheckResult
 from labctl.runtime.base import Progress, quiet
 from labctl.service.engine import Engine
 from labctl.service.lab_run import lab_session

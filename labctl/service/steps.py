@@ -12,21 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 from labctl.lab import facts, model
+from labctl.lab.results import StepResult
 from labctl.runtime import NodeInfo, Runtime
-
-
-@dataclass
-class StepResult:
-    index: int
-    node: str
-    command: str
-    passed: bool
-    exit_code: int | None = None
-    output: str = ""  # stdout then stderr, the last OUTPUT_LIMIT characters
-    message: str = ""
-    seconds: float = 0.0
-    name: str | None = None  # the author's title for the step
-
 
 OUTPUT_LIMIT = 8000
 

@@ -13,8 +13,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labctl import console
 from labctl.console import printable
 from labctl.errors import EXIT_DAMAGED, EXIT_OK, InvalidInput
+from labctl.trace import terminal as trace_view
+from labctl.trace import views as trace_mod
 from labctl.trace.analysis import Analysis, Conversation, analyse
 from labctl.trace.views import LAB_MEDIUM, Matcher, Names
 
@@ -91,9 +94,6 @@ def select(analysis: Analysis, options: Options) -> list[Conversation]:
 
 
 def run(source: Source, options: Options) -> int:
-    from labctl import console
-    from labctl.trace import terminal as trace_view
-    from labctl.trace import views as trace_mod
 
     console.out.on_broken_pipe = _reader_went_away  # rich would exit 1
     analysis, names = source.analysis, source.names

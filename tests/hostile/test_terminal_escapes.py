@@ -17,7 +17,7 @@ from labctl import console
 from labctl.classroom import grades
 from labctl.console import printable
 from labctl.lab import loader
-from labctl.lab.check_kinds.registry import CheckResult
+from labctl.lab.results import CheckResult
 from tests.conftest import run_labctl
 
 EVIL = "\x1b]0;PWNED\x07\x1b[2K\x1b[32mALL CHECKS PASSED"

@@ -14,7 +14,7 @@ from labctl.cli import backends as backend
 from labctl.cli.backends import credentials
 from labctl.cli.backends.local import LocalBackend
 from labctl.cli.backends.remote import RemoteBackend
-from labctl.lab.check_kinds.registry import CheckResult
+from labctl.lab.results import CheckResult
 from labctl.output.json import to_data
 from labctl.runtime import NodeInfo
 from labctl.service.report import LabReport, Report, from_data

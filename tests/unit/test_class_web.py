@@ -44,7 +44,7 @@ class FakeOps:
             raise RuntimeFailure("docker: the server container is gone")
         if instance == "bug":
             raise KeyError("surprise")
-        from labctl.lab.check_kinds.registry import CheckResult
+        from labctl.lab.results import CheckResult
         from labctl.service.report import LabReport, Report
         checks = [CheckResult(i, c.kind, f"check {i}", True) for i, c in enumerate(lab.checks)]
         return Report("check", [LabReport(lab.name, instance, lab.name, checks=checks)])

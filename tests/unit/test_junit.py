@@ -3,10 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.check_kinds.registry import CheckResult
+from labctl.lab.results import CheckResult, StepResult
 from labctl.output import junit
 from labctl.service.report import LabReport
-from labctl.service.steps import StepResult
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "junit.xsd"
 

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlparse
 import httpx
 
 from labctl.classroom.client.errors import ServerError, unreachable
+from labctl.classroom.client.shell import connect
 from labctl.errors import InvalidInput
 
 
@@ -149,7 +150,6 @@ class Client:
 
     def shell(self, lab: str, node: str, instance: str | None = None):
         """An interactive shell as a runtime Session (labctl/classroom/client/shell.py)."""
-        from labctl.classroom.client.shell import connect
         path = f"/v1/labs/{_seg(lab)}/nodes/{_seg(node)}/shell"
         query = "" if instance is None else f"?instance={_seg(instance)}"
         return connect(self.url, path + query, self._token, self._verify)

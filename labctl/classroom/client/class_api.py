@@ -9,6 +9,7 @@ from urllib.parse import quote, urlparse
 import httpx
 
 from labctl.classroom.client.api import Client, ServerError
+from labctl.classroom.server.config import LOOPBACK
 from labctl.errors import LabctlError
 
 
@@ -18,7 +19,6 @@ class ClassClient(Client):
         if parsed.scheme != "http":
             super().__init__(url, token=token, verify=verify, timeout=timeout)
             return
-        from labctl.classroom.server.config import LOOPBACK
         if parsed.hostname not in LOOPBACK:
             raise LabctlError(f"server URL {url!r}: plain http only to a loopback address")
         headers = {"authorization": f"Bearer {token}"} if token else {}

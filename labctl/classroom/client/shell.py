@@ -18,9 +18,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, unix_connect
 from websockets.sync.client import connect as ws_connect
 
+from labctl.classroom.client.errors import ServerError, unreachable
+
 
 def connect(url: str, path: str, token: str | None, verify) -> WsSession:
-    from labctl.classroom.client.errors import ServerError, unreachable
     parsed = urlparse(url)
     try:
         if parsed.scheme == "unix":
@@ -92,6 +93,5 @@ class WsSession:
     @property
     def exit_code(self) -> int:
         if self.error is not None:
-            from labctl.classroom.client.errors import ServerError
             raise ServerError(400, self.error)
         return 255 if self._exit is None else self._exit

@@ -15,6 +15,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from labctl.classroom.server.class_state import Roster
+
 FIELD_CHARS = 1000  # a string field beyond this is cut
 LIST_ITEMS, ITEM_CHARS = 20, 200  # a list field: this many items, each cut at ITEM_CHARS
 MAX_BYTES = 32 * 1024 * 1024  # the live file rotates beyond this size
@@ -52,7 +54,6 @@ class AuditLog:
         self._handle = self._open()
         self.roster = None
         if roster_file is not None:
-            from labctl.classroom.server.class_state import Roster
             self.roster = Roster(roster_file, log=path)
 
     def _open(self):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
+from labctl.checks.run import title
 from labctl.classroom import grades
 from labctl.classroom.server import class_state, instances
 from labctl.classroom.server.access import Access, Caller, LabName, Refused
@@ -145,7 +146,6 @@ async def class_status(caller: Instructor) -> list[StudentStatus]:
 async def grade(caller: Caller, lab_name: str, wanted: list[str] | None) -> grades.Grades:
     """Check every student's copy of a lab, CHECKS_AT_ONCE at a time; never raises for
     one student's lab (down or broken: their row says so)."""
-    from labctl.checks.run import title
     server = caller.server
     path = server.catalogue.find(lab_name, caller.identity.instance)
     lab = await asyncio.to_thread(server.ops.load_lab, path)

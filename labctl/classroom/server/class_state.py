@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import json
 import os
+import pwd
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from labctl.classroom.server import identity, instances
@@ -42,7 +44,6 @@ class Activity:
 
 
 def _now() -> str:
-    from datetime import UTC, datetime
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -174,7 +175,6 @@ def students(known_users: set[str], running_instances: set[str],
 
 
 def _uid(user: str) -> int | None:
-    import pwd
     try:
         return pwd.getpwnam(user).pw_uid
     except KeyError:

@@ -28,6 +28,7 @@ from labctl.classroom.server.access import Refused
 from labctl.classroom.server.config import ServerConfig
 from labctl.classroom.server.identity import Identity
 from labctl.lab import model
+from labctl.runtime import subnets
 
 QUEUE_SECONDS = 10  # how long a request waits for one of its student's slots
 
@@ -170,5 +171,4 @@ def lab_networks(lab: model.Lab) -> set[str]:
 
 
 def subnet_pool() -> tuple[ipaddress.IPv4Network, int]:
-    from labctl.runtime import subnets
     return subnets.pool()

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from labctl.checks.run import title
+from labctl.classroom import grade_formats as render
 from labctl.classroom import grades, roster
 from labctl.classroom.server import class_routes
 from labctl.classroom.server.access import Caller, LabName, Refused
@@ -25,7 +27,6 @@ SSE_HEARTBEAT = 15.0  # seconds: keeps proxies from closing an idle event stream
 
 async def _grid(caller: Caller, lab_name: str) -> grades.Grades:
     """The grid as the latest results stand (no check is run to draw it)."""
-    from labctl.checks.run import title
     server = caller.server
     lab = await asyncio.to_thread(server.ops.load_lab,
                                   server.catalogue.find(lab_name, caller.identity.instance))
@@ -112,7 +113,6 @@ async def class_csv(caller: class_routes.Instructor, lab: LabName,
                     book: Literal["csv", "moodle", "canvas"] = Query("csv", alias="for")
                     ) -> Response:
     """The grid as a spreadsheet, or as Moodle's or Canvas's grade import takes it."""
-    from labctl.classroom import grade_formats as render
     grid = await _grid(caller, lab)
     name = f"{lab}-grades{'' if book == 'csv' else '-' + book}.csv"
     return Response(render.as_file(render.render(grid, book), book),

@@ -15,10 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from labctl.checks.run import title
+from labctl.classroom.server import app as api
 from labctl.classroom.server import class_routes, instances, streams
 from labctl.classroom.server.access import Refused, Target
 from labctl.classroom.server.public import public_nodes
-from labctl.classroom.web import assets, pages, sheet, topology, words
+from labctl.classroom.web import assets, live, pages, sheet, topology, words
 from labctl.errors import LabctlError
 from labctl.lab import loader, model
 
@@ -42,7 +44,6 @@ async def _lab(target) -> tuple[model.Lab, object]:
 
 @router.get("/labs/{lab}", response_class=HTMLResponse)
 async def lab_page(target: Target, error: str | None = None) -> HTMLResponse:
-    from labctl.checks.run import title
     server = target.server
     lab, path = await _lab(target)
     nodes = public_nodes(await asyncio.to_thread(server.ops.nodes, lab.name, target.instance))
@@ -101,8 +102,6 @@ async def run_step(target: Target, index: int) -> Response:
 @router.post("/labs/{lab}/checks")
 async def run_checks(target: Target) -> Response:
     """Run the lab's checks; the results table comes back as a fragment."""
-    from labctl.checks.run import title
-    from labctl.classroom.server import app as api
     await pages._posted(target.caller)
     board = class_routes.board(target.caller)
     error = None
@@ -149,7 +148,6 @@ async def packets(target: Target,
                   ) -> StreamingResponse:
     """Server-sent events: each packet's line as it is captured on `node` (default: the
     first capturing node), and the ladder of each connection it touched, redrawn."""
-    from labctl.classroom.web import live
     return await live.packet_events(target, node)
 
 

@@ -5,6 +5,7 @@ and the class pages refuse students, exactly as the API does."""
 from __future__ import annotations
 
 import asyncio
+import html
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -12,6 +13,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from labctl.checks.run import title
+from labctl.classroom.server import app as api
 from labctl.classroom.server import class_routes, instances
 from labctl.classroom.server.access import Access, Caller, InstanceParam, Refused, Target
 from labctl.classroom.server.public import public_nodes
@@ -19,6 +22,8 @@ from labctl.classroom.web import sessions as session
 from labctl.classroom.web import words
 from labctl.errors import LabctlError
 from labctl.lab import loader
+from labctl.trace import command as trace_run
+from labctl.trace import views as trace
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -144,7 +149,6 @@ def _labs(caller: Caller, owner: str) -> list:
 @router.get("/labs", response_class=HTMLResponse)
 async def labs_page(caller: Access, instance: InstanceParam = None, error: str | None = None
                     ) -> HTMLResponse:
-    from labctl.checks.run import title
     target = caller.instance_for(instance)
     server = caller.server
     owner = instances.owner_base(target)
@@ -167,7 +171,6 @@ async def labs_page(caller: Access, instance: InstanceParam = None, error: str |
 @router.post("/labs/{lab}/{action}")
 async def lab_action(target: Target, action: str) -> Response:
     """The buttons: up, down, check, step (the form says which step)."""
-    from labctl.classroom.server import app as api
     form = await _posted(target.caller)
     instance = None if target.instance == target.identity.instance else target.instance
     server = target.server
@@ -220,8 +223,6 @@ async def _step(target, index: str) -> str:
 @router.get("/labs/{lab}/trace", response_class=HTMLResponse)
 async def trace_page(target: Target) -> HTMLResponse:
     """The lab's trace as the course draws it (trace --html), from the running captures."""
-    from labctl.trace import command as trace_run
-    from labctl.trace import views as trace
 
     def draw() -> str:
         files, nodes = target.server.ops.all_captures(target.lab, target.instance)
@@ -244,5 +245,4 @@ async def pcap(target: Target, node: str) -> Response:
 
 
 def _escape(text: str) -> str:
-    import html
     return html.escape(text)

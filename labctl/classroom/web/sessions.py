@@ -20,11 +20,13 @@ import threading
 import time
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labctl.classroom.server.access import PEER_KEY
+from labctl.classroom.server.identity import user_name
+from labctl.classroom.web.words import for_the_page
 
 COOKIE = "labctl_session"
 PUBLIC = ("/web/login", "/web/static/")
@@ -202,7 +204,6 @@ class CookieLogin:
             peer = scope.get(PEER_KEY)
             user = server.tokens.user_for(token) if token else None
             if user is None and peer is not None:
-                from labctl.classroom.server.identity import user_name
                 user = user_name(peer.uid)
             query = dict(_query(scope))
             server.audit.record(user=user, action=f"web {scope['method']} {scope['path']}",
@@ -283,7 +284,6 @@ def _html_errors(send: Send, record) -> Send:
             detail = bytes(held["body"]).decode("utf-8", "replace")
         status = held["start"]["status"]
         record(status, str(detail))
-        from labctl.classroom.web.words import for_the_page
         page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
                 "<meta name='viewport' content='width=device-width, initial-scale=1'>"
                 "<title>Refused</title><style>body{font:18px/1.45 system-ui,sans-serif;"
@@ -302,7 +302,6 @@ def _html_errors(send: Send, record) -> Send:
 
 
 def _query(scope: Scope) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 

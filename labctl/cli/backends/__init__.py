@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from labctl.classroom.server import config as server_config
+from labctl.cli.backends import credentials
 from labctl.cli.backends.base import Backend, Progress
 
 __all__ = ["LOCAL", "Backend", "Progress", "select"]
@@ -20,18 +22,16 @@ LOCAL = "local"  # --server local / LABCTL_SERVER=local: straight to the engine 
 
 
 def select(server: str | None = None) -> Backend:
-    from labctl.classroom.server.config import DEFAULT_SOCKET
-    from labctl.cli.backends import credentials
     url = server or os.environ.get("LABCTL_SERVER") or None
     stored = credentials.load()
     if url is None and stored is not None:
         url = stored.url
-    if url is None and DEFAULT_SOCKET.is_socket():
-        url = f"unix://{DEFAULT_SOCKET}"
+    if url is None and server_config.DEFAULT_SOCKET.is_socket():
+        url = f"unix://{server_config.DEFAULT_SOCKET}"
     if url is None or url.strip().lower() == LOCAL:
-        from labctl.cli.backends.local import LocalBackend
+        from labctl.cli.backends.local import LocalBackend  # noqa: PLC0415 - lazy: one backend per command
         return LocalBackend()
-    from labctl.cli.backends.remote import RemoteBackend
+    from labctl.cli.backends.remote import RemoteBackend  # noqa: PLC0415 - lazy: one backend per command (HTTP client)
     token = os.environ.get("LABCTL_TOKEN") or None
     verify: bool | str = True
     if stored is not None and stored.url == url:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from labctl.lab import naming
+from labctl.lab import blueprint, naming
 from labctl.lab.blueprint import lab_name
 from labctl.service.lab_service import LabService, connect
 
@@ -25,7 +25,6 @@ class LocalBackend:
         self.service = service or connect()
 
     def up(self, lab: str, instance: str | None, progress: Progress) -> Report:
-        from labctl.lab import blueprint
         plan = blueprint.load(lab)  # validated; an unchanged lab's from the cache
         return self.service.up(plan, _instance(instance), progress)
 
@@ -51,11 +50,11 @@ class LocalBackend:
         return self.service.logs(lab_name(lab), _instance(instance), node, follow)
 
     def check(self, lab: str, instance: str | None) -> Report:
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic)
         return self.service.check(loader.load(lab), _instance(instance), lab)
 
     def test(self, lab: str, instance: str | None, keep: bool, progress: Progress) -> Report:
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic)
         path = loader.resolve(lab)
         return self.service.test(loader.load(path), _instance(instance), keep, progress, path)
 

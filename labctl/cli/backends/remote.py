@@ -10,9 +10,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from labctl.classroom.client.api import Client
+from labctl.classroom.client.api import Client, ServerError
 from labctl.cli.backends.base import Progress
-from labctl.errors import LabctlError
+from labctl.errors import InvalidInput, LabctlError
 from labctl.lab.blueprint import lab_name
 from labctl.runtime import NodeInfo
 from labctl.service.captures import CapturedFile
@@ -31,7 +31,7 @@ class RemoteBackend:
         """A lab on this machine is sent to the server first; a name is the server's."""
         if not Path(lab).exists():
             return lab
-        from labctl.lab import loader
+        from labctl.lab import loader  # noqa: PLC0415 - lazy: the lab model (pydantic)
         path = loader.resolve(lab)
         return self.client.upload(path.read_text(encoding="utf-8"))["name"]
 
@@ -49,7 +49,6 @@ class RemoteBackend:
     def _watch(self, name: str, instance: str | None, progress: Progress,
                done: threading.Event) -> None:
         """Show the `up`'s place in the server's queue while it waits."""
-        from labctl.classroom.client.api import ServerError
         shown = ""
         with Client(self.client.url, self.client._token, self.client._verify) as own:
             while not done.wait(0.5):
@@ -66,7 +65,6 @@ class RemoteBackend:
 
     def down(self, lab: str | None, instance: str | None, all_instances: bool
              ) -> tuple[int, int]:
-        from labctl.errors import InvalidInput
         if lab is None or all_instances:
             raise InvalidInput("through the classroom server, `down` takes one LAB "
                                "(--all and --all-instances are the instructor's, on the host)")
@@ -82,7 +80,6 @@ class RemoteBackend:
             for info in report.nodes:
                 if info.node == node:
                     return info
-        from labctl.errors import InvalidInput
         raise InvalidInput(f"{lab_name(lab)} has no running node '{node}'")
 
     def exec_stream(self, lab: str, instance: str | None, node: str, argv: list[str]):

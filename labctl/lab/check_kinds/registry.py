@@ -19,18 +19,6 @@ from labctl.lab.model_parts import Strict
 Checker = Callable[[Any, Any], None]  # (LabState, spec) -> None, or raise Failed
 
 
-@dataclass
-class CheckResult:
-    index: int
-    kind: str
-    title: str
-    passed: bool
-    message: str = ""  # why it failed, in teaching terms
-    expected: str = ""
-    seen: str = ""
-    seconds: float = 0.0
-
-
 class Failed(Exception):
     """A check saw something else than expected; the message teaches why."""
 
