@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from labctl import __version__
 from labctl.cli import completion, examples, params
 from labctl.cli.exit_path import quiet_broken_pipe, run, state
 
@@ -62,7 +63,6 @@ class Labctl(click.Group):
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        from labctl import __version__  # noqa: PLC0415 - the package's own __init__
         click.echo(f"labctl {__version__}")
         ctx.exit()
 

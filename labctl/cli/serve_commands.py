@@ -142,10 +142,9 @@ def serve(socket: Path, no_socket: bool, socket_group: str | None, listen: str |
         console.err.print(f"wrote {path}; now: systemctl daemon-reload && "
                           "systemctl enable --now labctl")
         return
-    # The server's stack (FastAPI, uvicorn, the web pages) loads when a server starts,
-    # not for every `labctl --help`: one of labctl's few lazy imports (docs/extending.md).
-    from labctl.classroom import app as server_app  # noqa: PLC0415
-    from labctl.classroom.server import transport  # noqa: PLC0415
+    # The server's stack loads when a server starts, not for every `labctl --help`.
+    from labctl.classroom import app as server_app  # noqa: PLC0415 - lazy: FastAPI, the pages
+    from labctl.classroom.server import transport  # noqa: PLC0415 - lazy: uvicorn
 
     logging.basicConfig(level=logging.INFO, format="labctl serve: %(message)s")
     config = defaults.ServerConfig(
