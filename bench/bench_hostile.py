@@ -126,8 +126,8 @@ class Workers:
 
         def loop(who: str) -> None:
             if who == "engine":  # the same listing, asked of Docker itself: its share
-                from labctl.runtime.engine_api import LeanAPI, unix_socket
-                api = LeanAPI(unix_socket(os.environ.get("DOCKER_HOST")), lambda: None)
+                from labctl.runtime.engine_api import EngineAPI, unix_socket
+                api = EngineAPI(unix_socket(os.environ.get("DOCKER_HOST")))
                 ask = lambda: api.containers(all=True, filters={"label": ["labctl.lab"]})  # noqa: E731
                 while not self.stop.is_set():
                     self.when[who].append(time.monotonic() - self.began)

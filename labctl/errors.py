@@ -84,6 +84,23 @@ class EngineUnavailable(RuntimeFailure):
     pass
 
 
+class EngineError(RuntimeFailure):
+    """The container engine refused a call: its HTTP status and its own explanation."""
+
+    def __init__(self, status: int, explanation: str, call: str = ""):
+        self.status, self.explanation, self.call = status, explanation, call
+        super().__init__(explanation or f"{status} {call}".strip())
+
+
+class EngineNotFound(EngineError):
+    """The engine has no such container, network, image or exec (HTTP 404)."""
+
+
+class EngineConflict(EngineError):
+    """The engine cannot do it in the object's state (HTTP 409: not running, a removal
+    already under way, a name taken)."""
+
+
 class SubnetTaken(RuntimeFailure):
     """A subnet a lab network asked for overlaps one the host already holds."""
 

@@ -74,9 +74,9 @@ def api():
 @pytest.fixture(scope="session")
 def node_image(api):
     """Build (or reuse) the node image once per test session."""
-    from labctl.runtime import DockerRuntime
+    from labctl.runtime.docker import connect as docker_runtime
 
-    return DockerRuntime(api).ensure_image()
+    return docker_runtime().ensure_image()
 
 
 @pytest.fixture
@@ -87,10 +87,10 @@ def instance():
 
 @pytest.fixture
 def engine(api, node_image):
-    from labctl.runtime import DockerRuntime
+    from labctl.runtime.docker import connect as docker_runtime
     from labctl.service.engine import Engine
 
-    return Engine(DockerRuntime(api))
+    return Engine(docker_runtime())
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""The Docker runtime: the one module that talks to the Docker engine (docker SDK).
+"""The Docker runtime: labctl's Runtime on one Docker engine, through an EngineClient
+(engine_api.py: labctl's own Engine API client on the local socket; engine_sdk.py: the
+docker SDK, for engines over TCP and TLS).
 
 What runs is recorded only in Docker labels (naming.py), so `status` and
-`down` need no lab file. Every SDK or HTTP error becomes a labctl error
-here; no raw dict, exec id or socket leaves this module.
+`down` need no lab file. The clients raise labctl's errors; this module says what
+they mean for a lab (a node stopped, a subnet taken, an image missing), and no raw
+record, exec id or socket leaves it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
-import importlib
 import io
 import ipaddress
 import os
@@ -22,6 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from labctl.errors import (
+    EngineConflict,
+    EngineError,
+    EngineNotFound,
     EngineUnavailable,
     FileRefused,
     FileTooBig,
@@ -35,8 +40,10 @@ from labctl.errors import (
 )
 from labctl.interrupts import shielded
 from labctl.lab import naming
+from labctl.lab.plan import gateway
 from labctl.runtime import host_guard as isolation
 from labctl.runtime import images, subnets
+from labctl.runtime import link_loss as linkloss
 from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import (
     READ_LIMIT,
@@ -49,11 +56,17 @@ from labctl.runtime.base import (
     follow_by_tail,
 )
 from labctl.runtime.base import quiet as _quiet
-from labctl.runtime.engine_api import Attached, frames
+from labctl.runtime.engine_api import (
+    Attached,
+    EngineAPI,
+    EngineClient,
+    endpoint_config,
+    frames,
+    host_config,
+    unix_socket,
+)
 
 if TYPE_CHECKING:
-    import docker
-
     from labctl.lab.plan import NetworkPlan, NodePlan
 
 T = TypeVar("T")
@@ -62,39 +75,8 @@ READ_DEADLINE = 20.0  # seconds to read a file of a node
 _END_DEADLINE = 10.0  # seconds to end a stopped command's processes
 
 
-class _Lazy:
-    """A module imported on first use: the docker SDK (and requests under it) take a
-    quarter of a second to import, and `status` and `down` do without them."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attr: str):
-        return getattr(importlib.import_module(self._name), attr)
-
-
-if not TYPE_CHECKING:
-    docker = _Lazy("docker")
-
-
-def engine_errors() -> tuple[type[BaseException], ...]:
-    """The SDK's and requests' errors; called in `except` clauses, so only when an
-    exception is raised (which imports them)."""
-    import docker.errors
-    import requests.exceptions
-    return (docker.errors.DockerException, requests.exceptions.RequestException)
-
-
-def _explain(exc: BaseException) -> str:
-    return getattr(exc, "explanation", None) or str(exc)
-
-
-class GarbledStream(RuntimeFailure):
-    """The SDK misread an exec's multiplexed output (docker-py #3160, intermittent)."""
-
-
-def _garbled(exc: ValueError) -> bool:
-    return "is not a valid stream" in str(exc)
+# What an engine client raises when the engine refuses or cannot be reached.
+ENGINE_ERRORS = (EngineError, EngineUnavailable)
 
 
 def wrapped_as(engine: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -105,16 +87,8 @@ def wrapped_as(engine: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def call(*args, **kwargs):
             try:
                 return method(*args, **kwargs)
-            except LabctlError:
-                raise
-            except engine_errors() as exc:
-                raise RuntimeFailure(f"{engine}: {_explain(exc)}") from None
-            except ValueError as exc:
-                if not _garbled(exc):
-                    raise
-                raise GarbledStream(f"{engine}: a command's output arrived garbled (a known "
-                                    "intermittent fault of the Docker SDK); try again"
-                                    ) from None
+            except EngineError as exc:
+                raise RuntimeFailure(f"{engine}: {exc.explanation}") from None
         return call
     return wrap
 
@@ -127,24 +101,17 @@ def _wrapped_stream(chunks: Iterator[T]) -> Iterator[T]:
         yield from chunks
     except GeneratorExit:  # closed (at exit, too, when no import can run any more)
         raise
-    except engine_errors() as exc:
-        raise RuntimeFailure(f"Docker engine: {_explain(exc)}") from None
+    except EngineError as exc:
+        raise RuntimeFailure(f"Docker engine: {exc.explanation}") from None
 
 
 def connect() -> DockerRuntime:
-    from labctl.runtime.engine_api import LeanAPI, unix_socket
+    """The engine DOCKER_HOST names (the local socket when unset), as the docker CLI."""
     path = unix_socket(os.environ.get("DOCKER_HOST"))
     if path is not None and not os.environ.get("DOCKER_TLS_VERIFY"):
-        return DockerRuntime(LeanAPI(path, _sdk_client))
-    return DockerRuntime(_sdk_client())
-
-
-def _sdk_client() -> docker.APIClient:
-    try:
-        # from_env honours DOCKER_HOST and friends, like the docker CLI does.
-        return docker.from_env(timeout=60).api
-    except engine_errors() as exc:
-        raise EngineUnavailable(f"cannot reach the Docker engine: {exc}") from None
+        return DockerRuntime(EngineAPI(path))
+    from labctl.runtime.engine_sdk import SdkEngine  # noqa: PLC0415 - lazy: the docker SDK, for remote engines
+    return DockerRuntime(SdkEngine.from_env())
 
 
 class DockerRuntime:
@@ -154,7 +121,7 @@ class DockerRuntime:
     swarm runtime runs nodes on its engines through this class, on overlays it names.
     """
 
-    def __init__(self, api: docker.APIClient,
+    def __init__(self, api: EngineClient,
                  network_name: Callable[[str, str, str], str] = naming.network_name):
         self._api = api
         self._network_name = network_name
@@ -194,7 +161,6 @@ class DockerRuntime:
 
     def _create_bridge(self, net: NetworkPlan, name: str, subnet: str) -> None:
         """A bridge named `lc-*`, so the host guard (isolation.py) seals it off."""
-        from labctl.lab.plan import gateway
         # The engine's IPAM shape (what docker.types.IPAMConfig builds), as plain data.
         ipam = {"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}],
                 "Options": {}}
@@ -210,12 +176,11 @@ class DockerRuntime:
             # Shielded: an interrupt mid-request could leave a network we never saw.
             with shielded():
                 self._api.create_network(name, driver="bridge", internal=not net.routed,
-                                         ipam=ipam, labels=labels, check_duplicate=True,
-                                         options=options)
-        except docker.errors.APIError as exc:
-            if "overlap" in _explain(exc).lower():  # taken since we looked
+                                         ipam=ipam, labels=labels, options=options)
+        except EngineError as exc:
+            if "overlap" in exc.explanation.lower():  # taken since we looked
                 raise SubnetTaken(subnet, "?", "another network") from None
-            raise RuntimeFailure(f"cannot create network {name}: {_explain(exc)}") from None
+            raise RuntimeFailure(f"cannot create network {name}: {exc.explanation}") from None
 
     def ensure_isolation(self, progress: Progress | None = None) -> None:
         """The host guard: no packet from an `lc-*` bridge reaches the host or leaves."""
@@ -227,7 +192,6 @@ class DockerRuntime:
         (labctl/runtime/link_loss.py) instead of in the node. The port is found from the
         engine's side (the container's sandbox, the lab network's bridge), never from
         what the node says about itself."""
-        from labctl.runtime import link_loss as linkloss
         if not node.addresses.get(network) or not linkloss.available():
             return False
         settings = self._api.inspect_container(node.container).get("NetworkSettings") or {}
@@ -254,26 +218,26 @@ class DockerRuntime:
         Only NET_ADMIN (to load the host guard's nftables rules), read-only,
         no new privileges; removed afterwards. Returns (exit code, output).
         """
-        host_config = self._api.create_host_config(
+        config = host_config(
             network_mode="host", cap_drop=["ALL"], cap_add=["NET_ADMIN"], read_only=True,
             security_opt=["no-new-privileges"], mem_limit=64 * 1024 * 1024, pids_limit=16)
         created = self._api.create_container(image, entrypoint=argv[:1], command=argv[1:],
                                              labels={"labctl.helper": "host-guard"},
-                                             host_config=host_config)
+                                             host_config=config)
         try:
             self._api.start(created["Id"])
             code = self._api.wait(created["Id"], timeout=60).get("StatusCode", 1)
-            output = self._api.logs(created["Id"], stdout=True, stderr=True)
+            output = self._api.read_logs(created["Id"])
             return code, output.decode("utf-8", "replace")
         finally:
-            with contextlib.suppress(docker.errors.APIError):
+            with contextlib.suppress(EngineError):
                 self._api.remove_container(created["Id"], force=True)
 
     @_wrapped
     def start_node(self, node: NodePlan) -> str:
         first, *others = node.endpoints
         network = functools.partial(self._network_name, node.lab, node.instance)
-        host_config = self._api.create_host_config(
+        config = host_config(
             network_mode=network(first.network),
             sysctls=node.sysctls,
             cap_drop=["ALL"],
@@ -290,9 +254,8 @@ class DockerRuntime:
             init=False,  # the agent is PID 1 and reaps
             log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         )
-        networking = self._api.create_networking_config({
-            network(first.network): self._api.create_endpoint_config(
-                aliases=[node.name], ipv4_address=first.ip)})
+        networking = {"EndpointsConfig": {
+            network(first.network): endpoint_config([node.name], first.ip)}}
         labels = {**naming.lab_labels(node.lab, node.instance), naming.NODE: node.name,
                   naming.SERVICES: node.services, naming.NETWORKS: ",".join(node.networks)}
         if node.capture:
@@ -300,8 +263,8 @@ class DockerRuntime:
         created = self._api.create_container(
             node.image, name=node.container, hostname=node.name, labels=labels,
             working_dir=node.workdir,
-            environment={"LABCTL_SPEC": node.spec_json}, host_config=host_config,
-            networking_config=networking, detach=True, stdin_open=False, tty=False)
+            environment={"LABCTL_SPEC": node.spec_json}, host_config=config,
+            networking_config=networking)
         for endpoint in others:  # eth1, eth2, ... in the order the lab lists networks
             self._api.connect_container_to_network(created["Id"], network(endpoint.network),
                                                    ipv4_address=endpoint.ip,
@@ -314,7 +277,7 @@ class DockerRuntime:
         """Block until the node's agent logs that every service listens (NodeFailed
         after `deadline` seconds without it)."""
         lines = _LogLines()
-        stream = self._api.logs(container, stream=True, follow=True, stdout=True, stderr=True)
+        stream = self._api.logs(container, follow=True)
         late = threading.Event()
 
         def give_up() -> None:
@@ -330,7 +293,7 @@ class DockerRuntime:
                     return
             if any(_ready(line, node, lines) for line in lines.feed(b"", final=True)):
                 return
-        except engine_errors():
+        except ENGINE_ERRORS:
             if not late.is_set():
                 raise
         finally:
@@ -348,20 +311,17 @@ class DockerRuntime:
         (`labctl capture` copies it out before), so waiting would only slow `down`."""
         try:
             self._api.remove_container(info.container, force=True, v=True)
-        except docker.errors.NotFound:
+        except EngineNotFound:
             pass
-        except docker.errors.APIError as exc:
-            if "removal of container" in str(exc) and "already in progress" in str(exc):
-                return
-            raise
+        except EngineConflict as exc:
+            if "already in progress" not in exc.explanation:  # another `down` removes it
+                raise
 
     @_wrapped
     def remove_network(self, net: NetworkInfo) -> None:
         handle = net.handle or naming.network_name(net.lab, net.instance, net.name)
-        try:  # noqa: SIM105 - suppress() would name docker.errors now: `down` skips the SDK
+        with contextlib.suppress(EngineNotFound):
             self._api.remove_network(handle)
-        except docker.errors.NotFound:
-            pass
 
     @_wrapped
     def ensure_image(self, ref: str | None = None, progress: Progress | None = None,
@@ -371,7 +331,7 @@ class DockerRuntime:
                                         method=method, force=force, alias=alias)
         try:
             self._api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
+        except EngineNotFound:
             raise ImageMissing(f"image '{ref}' is not on this host (no registry to pull "
                                "from): build it first") from None
         return ref
@@ -421,24 +381,13 @@ class DockerRuntime:
         return None
 
     def _attach(self, exec_id: str, tty: bool, buffered: bool = True) -> Attached:
-        """The started command's connection: labctl's Engine API client gives it as it
-        is; the SDK's socket is read through its buffered response (it may hold the
-        first bytes already), unless not `buffered` (select() sees only the socket)."""
-        handle = self._api.exec_start(exec_id, tty=tty, socket=True)
-        if isinstance(handle, Attached):
-            return handle
-        sock = getattr(handle, "_sock", handle)
-        reader = None
-        with contextlib.suppress(AttributeError):
-            reader = handle._response.raw._fp.fp if buffered else None
-        attached = Attached(sock, reader)
-        attached.handle = handle  # kept: the SDK's response closes the socket when collected
-        return attached
+        """The started command's connection (`buffered`: see EngineClient.exec_attach)."""
+        return self._api.exec_attach(exec_id, tty, buffered)
 
     def _end_marked(self, container: str, mark: str) -> None:
         """End every process of the node that carries the mark (a session's, or a
         command's that was stopped); bounded, and quiet if the node is gone."""
-        with contextlib.suppress(LabctlError, *engine_errors()):
+        with contextlib.suppress(LabctlError):
             self.run(container, ["sh", "-c", _END_SESSION, mark], deadline=_END_DEADLINE,
                      limit=4096)
 
@@ -454,7 +403,7 @@ class DockerRuntime:
     @_wrapped
     def start_background(self, container: str, argv: list[str]) -> None:
         exec_id = self._exec_create(container, argv, stdout=False, stderr=False)
-        self._api.exec_start(exec_id, detach=True)
+        self._api.exec_detach(exec_id)
 
     @_wrapped
     def open_session(self, container: str, argv: list[str], tty: bool = True
@@ -470,8 +419,7 @@ class DockerRuntime:
     @_wrapped
     def logs(self, container: str, follow: bool = False, tail: int | str = "all"
              ) -> Iterator[bytes]:
-        return _ClosableStream(self._api.logs(container, stream=True, follow=follow,
-                                              tail=tail))
+        return _ClosableStream(self._api.logs(container, follow=follow, tail=tail))
 
     @_wrapped
     def read_file(self, container: str, path: str, limit: int = READ_LIMIT) -> bytes:
@@ -498,10 +446,10 @@ class DockerRuntime:
     def _exec_create(self, container: str, argv: list[str], **options) -> str:
         with self._node_lost_on_error(container):
             try:
-                return self._api.exec_create(container, argv, **options)["Id"]
-            except docker.errors.APIError as exc:
-                reason = _explain(exc).strip()
-                if "is not running" in reason or isinstance(exc, docker.errors.NotFound):
+                return self._api.exec_create(container, argv, **options)
+            except EngineError as exc:
+                reason = exc.explanation.strip()
+                if "is not running" in reason or isinstance(exc, EngineNotFound):
                     raise  # _node_lost_on_error says which node stopped
                 raise _cannot_start(container, reason) from None
 
@@ -511,7 +459,7 @@ class DockerRuntime:
         ("No such exec instance", "409 Conflict ... is not running" mean that)."""
         try:
             yield
-        except engine_errors():
+        except ENGINE_ERRORS:
             self._check_running(container)
             raise
 
@@ -530,9 +478,9 @@ class DockerRuntime:
         """NodeStopped unless the node's container exists and runs."""
         try:
             running = self._api.inspect_container(container)["State"].get("Running", False)
-        except docker.errors.NotFound:
+        except EngineNotFound:
             running = False
-        except engine_errors():
+        except ENGINE_ERRORS:
             return  # cannot tell: the caller reports its own error
         if not running:
             raise NodeStopped(*naming.parse_container_name(container))
@@ -752,7 +700,7 @@ class _DockerSession:
         self._attached.send(data)
 
     def resize(self, rows: int, cols: int) -> None:
-        with contextlib.suppress(*engine_errors()):
+        with contextlib.suppress(*ENGINE_ERRORS):
             self._api.exec_resize(self._id, height=rows, width=cols)
 
     def close(self) -> None:
@@ -760,7 +708,7 @@ class _DockerSession:
         never read cannot hold the node), then end what the session started: Docker
         leaves an exec running when its client goes. Bounded in time."""
         self._attached.close()
-        with contextlib.suppress(*engine_errors(), LabctlError):
+        with contextlib.suppress(LabctlError):
             if self._api.exec_inspect(self._id).get("Running"):
                 self._runtime._end_marked(self._container, self._mark)
 
@@ -773,13 +721,13 @@ class _DockerSession:
 class _DockerImages:
     """images.ImageStore on the Docker engine."""
 
-    def __init__(self, api: docker.APIClient):
+    def __init__(self, api: EngineClient):
         self._api = api
 
     def label(self, ref: str, key: str) -> str | None:
         try:
             return (self._api.inspect_image(ref)["Config"].get("Labels") or {}).get(key)
-        except docker.errors.ImageNotFound:
+        except EngineNotFound:
             return None
 
     def tag(self, ref: str, alias: str) -> None:
@@ -788,19 +736,17 @@ class _DockerImages:
 
     def import_rootfs(self, tarball: Path, ref: str, changes: list[str]) -> None:
         repo, tag = ref.split(":")
-        self._api.import_image(src=str(tarball), repository=repo, tag=tag, changes=changes)
+        self._api.import_image(tarball, repo, tag, changes)
 
     def build(self, context: io.BytesIO, tag: str, labels: dict[str, str],
               buildargs: dict[str, str]) -> Iterator[str]:
         try:
-            for chunk in self._api.build(fileobj=context, custom_context=True, tag=tag,
-                                         labels=labels, buildargs=buildargs, rm=True,
-                                         forcerm=True, decode=True):
+            for chunk in self._api.build(context, tag, labels, buildargs):
                 if "error" in chunk:
                     raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
                 text = chunk.get("stream", "").strip()
                 if text:
                     yield text
-        except docker.errors.APIError as exc:
+        except EngineError as exc:
             raise ImageBuildFailed(f"building {tag} failed: {exc.explanation}") from None
 

@@ -1,12 +1,15 @@
-"""The engine calls `status`, `down` and `up` make, straight over Docker's Unix socket.
+"""labctl's client of the Docker Engine API, and the shape every engine client has.
 
-Importing the docker SDK (and requests under it) costs a quarter of a second,
-more than `down` spends talking to the engine. These calls (list, create,
-start and remove containers and networks, follow a node's log, inspect an
-image, and commands in a node: exec create, start, inspect, resize) go over
-http.client instead, with the SDK's method names and arguments; every other
-method is the SDK's APIClient, created on first use. Errors are the SDK's own
-(docker.errors, imported only then), so callers handle both paths alike.
+`EngineClient` is what the Docker runtime (docker.py) asks of an engine: the calls
+labctl makes, with labctl's own arguments, answers (the engine's JSON records, exec ids,
+an `Attached` connection for a command) and errors (EngineError, EngineNotFound,
+EngineConflict, EngineUnavailable in labctl/errors.py). Two clients have that shape:
+
+- `EngineAPI` (here): the Engine API over the local engine's Unix socket, with
+  http.client — what `labctl up`, `down` and the classroom server use. It imports
+  nothing of the docker SDK, which costs a quarter of a second to import.
+- `SdkEngine` (engine_sdk.py): the same calls through the docker SDK, for engines
+  over TCP and TLS (DOCKER_HOST=tcp://..., the swarm's engines).
 
 Every call has a deadline (the socket's timeout); an attached command's stream
 (Attached) is read with the caller's own deadline, and can be shut down from any
@@ -18,17 +21,134 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import socket
 import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
 
-from labctl.errors import EngineUnavailable, RuntimeFailure
+from labctl.errors import (
+    EngineConflict,
+    EngineError,
+    EngineNotFound,
+    EngineUnavailable,
+    RuntimeFailure,
+)
 
-socket_module = socket  # exec_start has a parameter of that name (the SDK's)
+BUILD_READ_SECONDS = 600  # a build step may print nothing for this long
+
+
+class LogStream(Protocol):
+    """A container's log as it comes (payloads, no headers); close() from any thread."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class EngineClient(Protocol):
+    """The engine calls the Docker runtime makes. Records are the engine's JSON as
+    dicts; errors are labctl's (EngineError and its kinds, EngineUnavailable)."""
+
+    def containers(self, all: bool = False, filters: dict | None = None) -> list[dict]: ...  # noqa: A002
+
+    def networks(self, filters: dict | None = None) -> list[dict]: ...
+
+    def inspect_container(self, container: str) -> dict: ...
+
+    def inspect_image(self, ref: str) -> dict: ...
+
+    def create_network(self, name: str, driver: str, internal: bool, ipam: dict,
+                       labels: dict, options: dict, attachable: bool = False) -> dict: ...
+
+    def remove_network(self, net_id: str) -> None: ...
+
+    def create_container(self, image: str, *, labels: dict, host_config: dict,
+                         name: str | None = None, hostname: str | None = None,
+                         environment: dict | None = None,
+                         networking_config: dict | None = None,
+                         entrypoint: list[str] | None = None,
+                         command: list[str] | None = None, working_dir: str = "") -> dict: ...
+
+    def connect_container_to_network(self, container: str, net_id: str,
+                                     ipv4_address: str | None = None,
+                                     aliases: list[str] | None = None) -> None: ...
+
+    def start(self, container: str) -> None: ...
+
+    def wait(self, container: str, timeout: float) -> dict: ...
+
+    def logs(self, container: str, follow: bool = False, tail: int | str = "all"
+             ) -> LogStream: ...
+
+    def read_logs(self, container: str) -> bytes: ...
+
+    def remove_container(self, container: str, force: bool = False, v: bool = False
+                         ) -> None: ...
+
+    def exec_create(self, container: str, cmd: list[str], stdout: bool = True,
+                    stderr: bool = True, stdin: bool = False, tty: bool = False,
+                    environment: dict | None = None, user: str = "") -> str: ...
+
+    def exec_attach(self, exec_id: str, tty: bool, buffered: bool = True) -> Attached: ...
+
+    def exec_detach(self, exec_id: str) -> None: ...
+
+    def exec_inspect(self, exec_id: str) -> dict: ...
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+
+    def tag(self, ref: str, repository: str, tag: str) -> None: ...
+
+    def import_image(self, tarball: Path, repository: str, tag: str, changes: list[str]
+                     ) -> None: ...
+
+    def build(self, context: IO[bytes], tag: str, labels: dict, buildargs: dict
+              ) -> Iterator[dict]: ...
+
+
+def host_config(*, network_mode: str | None = None, sysctls: dict | None = None,
+                cap_drop: list[str] | None = None, cap_add: list[str] | None = None,
+                security_opt: list[str] | None = None, read_only: bool = False,
+                tmpfs: dict | None = None, shm_size: int | None = None,
+                extra_hosts: dict | None = None, mem_limit: int | None = None,
+                memswap_limit: int | None = None, pids_limit: int | None = None,
+                nano_cpus: int | None = None, init: bool | None = None,
+                log_config: dict | None = None) -> dict:
+    """A container's HostConfig, as the Engine API takes it (unset values left out)."""
+    config = {"NetworkMode": network_mode, "Sysctls": sysctls, "CapDrop": cap_drop,
+              "CapAdd": cap_add, "SecurityOpt": security_opt, "ReadonlyRootfs": read_only,
+              "Tmpfs": tmpfs, "ShmSize": shm_size, "Memory": mem_limit,
+              "MemorySwap": memswap_limit, "PidsLimit": pids_limit, "NanoCpus": nano_cpus,
+              "Init": init,
+              "ExtraHosts": None if extra_hosts is None else [
+                  f"{host}:{ip}" for host, ip in sorted(extra_hosts.items())],
+              "LogConfig": None if log_config is None else {
+                  "Type": log_config["type"], "Config": log_config.get("config", {})}}
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def endpoint_config(aliases: list[str] | None = None, ipv4_address: str | None = None
+                    ) -> dict:
+    """A container's place on one network, as the Engine API takes it."""
+    config: dict[str, Any] = {"Aliases": aliases}
+    if ipv4_address:
+        config["IPAMConfig"] = {"IPv4Address": ipv4_address}
+    return config
+
+
+def engine_error(status: int, reason: str, call: str, body: bytes) -> EngineError:
+    """The engine's refusal as labctl's error, with the engine's own explanation."""
+    try:
+        explanation = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        explanation = body.decode("utf-8", "replace").strip()
+    kind = {404: EngineNotFound, 409: EngineConflict}.get(status, EngineError)
+    return kind(status, explanation or f"{status} {reason}", call)
 
 
 class Attached:
@@ -110,8 +230,9 @@ def frames(attached: Attached, ends: float | None = None
         buffered += chunk
 
 
+
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
+    def __init__(self, path: str, timeout: float | None):
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
@@ -122,180 +243,136 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class LeanAPI:
-    """docker.APIClient's containers, networks, remove_container and remove_network;
-    anything else from the SDK client that `sdk` makes (once)."""
+class EngineAPI:
+    """The Engine API over a local Unix socket (EngineClient): a connection per call."""
 
-    def __init__(self, socket_path: str, sdk: Callable[[], Any], timeout: float = 60):
-        self._socket, self._make_sdk, self._timeout = socket_path, sdk, timeout
-        self._sdk: Any = None
+    def __init__(self, socket_path: str, timeout: float = 60):
+        self._socket, self._timeout = socket_path, timeout
 
-    def __getattr__(self, name: str) -> Any:
-        if self._sdk is None:
-            self._sdk = self._make_sdk()
-        return getattr(self._sdk, name)
-
-    def containers(self, all: bool = False, filters: dict | None = None) -> list[dict]:  # noqa: A002 - the SDK's name
+    # -- what runs ------------------------------------------------------------------
+    def containers(self, all: bool = False, filters: dict | None = None) -> list[dict]:  # noqa: A002 - the API's name
         return self._call("GET", "/containers/json",
                           {"all": "1" if all else "0", **_filters(filters)})
 
     def networks(self, filters: dict | None = None) -> list[dict]:
         return self._call("GET", "/networks", _filters(filters))
 
-    def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
-        self._call("DELETE", f"/containers/{urllib.parse.quote(container)}",
-                   {"force": "1" if force else "0", "v": "1" if v else "0"})
+    def inspect_container(self, container: str) -> dict:
+        return self._call("GET", f"/containers/{_quoted(container)}/json")
+
+    def inspect_image(self, ref: str) -> dict:
+        return self._call("GET", f"/images/{_quoted(ref)}/json")
+
+    # -- networks -------------------------------------------------------------------
+    def create_network(self, name: str, driver: str, internal: bool, ipam: dict,
+                       labels: dict, options: dict, attachable: bool = False) -> dict:
+        return self._call("POST", "/networks/create", body={
+            "Name": name, "Driver": driver, "Internal": internal, "IPAM": ipam,
+            "Labels": labels, "CheckDuplicate": True, "Options": options,
+            "Attachable": attachable})
 
     def remove_network(self, net_id: str) -> None:
-        self._call("DELETE", f"/networks/{urllib.parse.quote(net_id)}")
+        self._call("DELETE", f"/networks/{_quoted(net_id)}")
 
-    # -- up -----------------------------------------------------------------------
-    def inspect_image(self, image: str) -> dict:
-        return self._call("GET", f"/images/{urllib.parse.quote(image)}/json")
-
-    def create_network(self, name: str, driver: str | None = None, internal: bool = False,
-                       ipam: dict | None = None, labels: dict | None = None,
-                       check_duplicate: bool | None = None, options: dict | None = None
-                       ) -> dict:
-        body = {"Name": name, "Driver": driver, "Internal": internal, "IPAM": ipam,
-                "Labels": labels, "CheckDuplicate": check_duplicate, "Options": options}
-        return self._call("POST", "/networks/create", body={k: v for k, v in body.items()
-                                                            if v is not None})
-
-    def create_host_config(self, **kwargs: Any) -> dict:
-        unknown = set(kwargs) - set(_HOST_CONFIG)
-        if unknown:  # an option the lean path does not know: the SDK builds it
-            return self.__getattr__("create_host_config")(**kwargs)
-        config = {}
-        for key, value in kwargs.items():
-            if key == "log_config" and value is not None:
-                value = {"Type": value["type"], "Config": value.get("config", {})}
-            if key == "extra_hosts" and isinstance(value, dict):  # as the SDK writes them
-                value = [f"{host}:{ip}" for host, ip in sorted(value.items())]
-            if value is not None:
-                config[_HOST_CONFIG[key]] = value
-        return config
-
-    def create_networking_config(self, endpoints: dict) -> dict:
-        return {"EndpointsConfig": endpoints}
-
-    def create_endpoint_config(self, aliases: list[str] | None = None,
-                               ipv4_address: str | None = None) -> dict:
-        config: dict[str, Any] = {"Aliases": aliases}
-        if ipv4_address:
-            config["IPAMConfig"] = {"IPv4Address": ipv4_address}
-        return config
-
-    def create_container(self, image: str, **kwargs: Any) -> dict:
-        if set(kwargs) - _CREATE_KEYWORDS:  # e.g. an entrypoint: the SDK knows them all
-            return self.__getattr__("create_container")(image, **kwargs)
-        return self._create_container(image, **kwargs)
-
-    def _create_container(self, image: str, name: str, hostname: str, labels: dict,
-                          environment: dict, host_config: dict, networking_config: dict,
-                          detach: bool = True, stdin_open: bool = False, tty: bool = False,
-                          working_dir: str = "") -> dict:
-        body = {"Image": image, "Hostname": hostname, "Labels": labels,
-                "Env": [f"{k}={v}" for k, v in environment.items()],
-                "HostConfig": host_config, "NetworkingConfig": networking_config,
-                "AttachStdin": False, "AttachStdout": not detach, "AttachStderr": not detach,
-                "OpenStdin": stdin_open, "StdinOnce": False, "Tty": tty}
-        if working_dir:
-            body["WorkingDir"] = working_dir
-        return self._call("POST", "/containers/create", {"name": name}, body)
+    # -- containers -----------------------------------------------------------------
+    def create_container(self, image: str, *, labels: dict, host_config: dict,
+                         name: str | None = None, hostname: str | None = None,
+                         environment: dict | None = None,
+                         networking_config: dict | None = None,
+                         entrypoint: list[str] | None = None,
+                         command: list[str] | None = None, working_dir: str = "") -> dict:
+        body: dict[str, Any] = {
+            "Image": image, "Labels": labels, "HostConfig": host_config,
+            "Env": [f"{k}={v}" for k, v in (environment or {}).items()],
+            "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
+            "OpenStdin": False, "StdinOnce": False, "Tty": False}
+        optional = {"Hostname": hostname, "NetworkingConfig": networking_config,
+                    "Entrypoint": entrypoint, "Cmd": command, "WorkingDir": working_dir}
+        body.update({key: value for key, value in optional.items() if value})
+        return self._call("POST", "/containers/create", {"name": name} if name else None,
+                          body)
 
     def connect_container_to_network(self, container: str, net_id: str,
                                      ipv4_address: str | None = None,
                                      aliases: list[str] | None = None) -> None:
-        endpoint = self.create_endpoint_config(aliases, ipv4_address)
-        self._call("POST", f"/networks/{urllib.parse.quote(net_id)}/connect",
-                   body={"Container": container, "EndpointConfig": endpoint})
+        self._call("POST", f"/networks/{_quoted(net_id)}/connect",
+                   body={"Container": container,
+                         "EndpointConfig": endpoint_config(aliases, ipv4_address)})
 
-    # -- commands in a node ------------------------------------------------------------
+    def start(self, container: str) -> None:
+        self._call("POST", f"/containers/{_quoted(container)}/start")
+
+    def wait(self, container: str, timeout: float) -> dict:
+        return self._call("POST", f"/containers/{_quoted(container)}/wait", timeout=timeout)
+
+    def logs(self, container: str, follow: bool = False, tail: int | str = "all"
+             ) -> LogStream:
+        query = {"follow": "1" if follow else "0", "stdout": "1", "stderr": "1",
+                 "tail": str(tail)}
+        connection, response = self._open("GET", f"/containers/{_quoted(container)}/logs",
+                                          query, None, None if follow else self._timeout)
+        return _LogFrames(connection, response)
+
+    def read_logs(self, container: str) -> bytes:
+        return b"".join(self.logs(container))
+
+    def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
+        self._call("DELETE", f"/containers/{_quoted(container)}",
+                   {"force": "1" if force else "0", "v": "1" if v else "0"})
+
+    # -- commands in a node ---------------------------------------------------------
     def exec_create(self, container: str, cmd: list[str], stdout: bool = True,
                     stderr: bool = True, stdin: bool = False, tty: bool = False,
-                    environment: dict | None = None, user: str = "") -> dict:
+                    environment: dict | None = None, user: str = "") -> str:
         body = {"AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr,
                 "Tty": tty, "Cmd": cmd, "User": user,
                 "Env": [f"{k}={v}" for k, v in (environment or {}).items()]}
-        return self._call("POST", f"/containers/{urllib.parse.quote(container)}/exec",
-                          body=body)
+        return self._call("POST", f"/containers/{_quoted(container)}/exec", body=body)["Id"]
+
+    def exec_attach(self, exec_id: str, tty: bool, buffered: bool = True) -> Attached:
+        """Start the command attached: its connection, read as it comes."""
+        return self._hijack(f"/exec/{_quoted(exec_id)}/start", {"Detach": False, "Tty": tty})
+
+    def exec_detach(self, exec_id: str) -> None:
+        self._call("POST", f"/exec/{_quoted(exec_id)}/start", body={"Detach": True,
+                                                                   "Tty": False})
 
     def exec_inspect(self, exec_id: str) -> dict:
-        return self._call("GET", f"/exec/{urllib.parse.quote(exec_id)}/json")
+        return self._call("GET", f"/exec/{_quoted(exec_id)}/json")
 
     def exec_resize(self, exec_id: str, height: int, width: int) -> None:
-        self._call("POST", f"/exec/{urllib.parse.quote(exec_id)}/resize",
+        self._call("POST", f"/exec/{_quoted(exec_id)}/resize",
                    {"h": str(height), "w": str(width)})
 
-    def exec_start(self, exec_id: str, detach: bool = False, tty: bool = False,
-                   stream: bool = False, socket: bool = False, demux: bool = False) -> Any:
-        """detach: start and return; socket: the command's connection (Attached)."""
-        path = f"/exec/{urllib.parse.quote(exec_id)}/start"
-        if detach:
-            return self._call("POST", path, body={"Detach": True, "Tty": tty})
-        if not socket:  # the SDK's own ways of reading it
-            return self.__getattr__("exec_start")(exec_id, detach=detach, tty=tty,
-                                                  stream=stream, socket=socket, demux=demux)
-        return self._hijack(path, {"Detach": False, "Tty": tty})
+    # -- images -----------------------------------------------------------------------
+    def tag(self, ref: str, repository: str, tag: str) -> None:
+        self._call("POST", f"/images/{_quoted(ref)}/tag", {"repo": repository, "tag": tag})
 
-    def _hijack(self, path: str, body: dict) -> Attached:
-        """POST, then the connection itself: the engine streams the command over it."""
-        data = json.dumps(body).encode()
-        sock = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
-        try:
-            sock.settimeout(self._timeout)
-            sock.connect(self._socket)
-            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\n"
-                         "Content-Type: application/json\r\n"
-                         f"Content-Length: {len(data)}\r\n"
-                         "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + data)
-            head = bytearray()
-            while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing read past it
-                byte = sock.recv(1)
-                if not byte or len(head) > 65536:
-                    raise http.client.HTTPException("the engine closed the connection")
-                head += byte
-        except OSError as exc:
-            sock.close()
-            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
-                                    f"{exc}") from None
-        except BaseException:
-            sock.close()
-            raise
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 500
-        if status >= 400:
-            headers = dict(line.split(": ", 1) for line in lines if ": " in line)
-            size = int(headers.get("Content-Length", "0") or 0)
-            failed = b""
-            with contextlib.suppress(OSError):
-                while len(failed) < size and (chunk := sock.recv(size - len(failed))):
-                    failed += chunk
-            sock.close()
-            raise _error(status, parts[2] if len(parts) > 2 else "", "POST", path, failed)
-        return Attached(sock)
+    def import_image(self, tarball: Path, repository: str, tag: str, changes: list[str]
+                     ) -> None:
+        """A root filesystem tarball as an image (docker import): streamed from disk."""
+        query = [("fromSrc", "-"), ("repo", repository), ("tag", tag),
+                 *(("changes", change) for change in changes)]
+        with open(tarball, "rb") as body:
+            for line in self._stream_json("POST", "/images/create", query, body,
+                                          "application/x-tar", os.fstat(body.fileno()).st_size):
+                if line.get("error"):
+                    raise EngineError(500, line["error"], f"import {repository}:{tag}")
 
-    def start(self, container: str) -> None:
-        self._call("POST", f"/containers/{urllib.parse.quote(container)}/start")
+    def build(self, context: IO[bytes], tag: str, labels: dict, buildargs: dict
+              ) -> Iterator[dict]:
+        """A build from a tar context (docker build -): its progress records."""
+        data = context.read()
+        query = [("t", tag), ("labels", json.dumps(labels)),
+                 ("buildargs", json.dumps(buildargs)), ("rm", "1"), ("forcerm", "1")]
+        return self._stream_json("POST", "/build", query, data, "application/x-tar",
+                                 len(data))
 
-    def logs(self, container: str, stream: bool = False, follow: bool = False,
-             stdout: bool = True, stderr: bool = True, tail: int | str = "all") -> Any:
-        if not stream:  # the SDK returns it all at once then
-            return self.__getattr__("logs")(container, stream=stream, follow=follow,
-                                            stdout=stdout, stderr=stderr, tail=tail)
-        query = {"follow": "1" if follow else "0", "stdout": "1" if stdout else "0",
-                 "stderr": "1" if stderr else "0", "tail": str(tail)}
-        connection, response = self._open("GET", f"/containers/{urllib.parse.quote(container)}"
-                                          "/logs", query, None, None if follow else
-                                          self._timeout)
-        return _LogFrames(connection, response)
-
-    # -- the wire -------------------------------------------------------------------
+    # -- the wire ---------------------------------------------------------------------
     def _call(self, method: str, path: str, query: dict | None = None,
-              body: dict | None = None) -> Any:
-        connection, response = self._open(method, path, query, body, self._timeout)
+              body: dict | None = None, timeout: float | None = None) -> Any:
+        connection, response = self._open(method, path, query, body,
+                                          timeout or self._timeout)
         try:
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -303,6 +380,25 @@ class LeanAPI:
         finally:
             connection.close()
         return json.loads(data) if data else None
+
+    def _stream_json(self, method: str, path: str, query: list[tuple[str, str]],
+                     body: Any, content_type: str, size: int) -> Iterator[dict]:
+        """POST a body, then the JSON records the engine answers with, as they come."""
+        url = f"{path}?{urllib.parse.urlencode(query)}"
+        connection = _UnixConnection(self._socket, BUILD_READ_SECONDS)
+        try:
+            connection.request(method, url, body, {"Content-Type": content_type,
+                                                   "Content-Length": str(size)})
+            response = connection.getresponse()
+        except OSError as exc:
+            connection.close()
+            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
+                                    f"{exc}") from None
+        if response.status >= 400:
+            failed = response.read()
+            connection.close()
+            raise engine_error(response.status, response.reason, f"{method} {path}", failed)
+        return _json_lines(connection, response)
 
     def _open(self, method: str, path: str, query: dict | None, body: dict | None,
               timeout: float | None) -> tuple[http.client.HTTPConnection,
@@ -327,22 +423,63 @@ class LeanAPI:
         except BaseException:
             connection.close()
             raise
-        if failed is not None:  # raised out here: the SDK's errors are OSErrors too
+        if failed is not None:
             connection.close()
-            raise _error(response.status, response.reason, method, url, failed)
+            raise engine_error(response.status, response.reason, f"{method} {path}", failed)
         return connection, response
 
+    def _hijack(self, path: str, body: dict) -> Attached:
+        """POST, then the connection itself: the engine streams the command over it."""
+        data = json.dumps(body).encode()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self._timeout)
+            sock.connect(self._socket)
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\n"
+                         "Content-Type: application/json\r\n"
+                         f"Content-Length: {len(data)}\r\n"
+                         "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + data)
+            head = bytearray()
+            while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing read past it
+                byte = sock.recv(1)
+                if not byte or len(head) > 65536:
+                    raise ConnectionError("the engine closed the connection")
+                head += byte
+        except OSError as exc:
+            sock.close()
+            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
+                                    f"{exc}") from None
+        except BaseException:
+            sock.close()
+            raise
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 500
+        if status >= 400:
+            headers = dict(line.split(": ", 1) for line in lines if ": " in line)
+            size = int(headers.get("Content-Length", "0") or 0)
+            failed = b""
+            with contextlib.suppress(OSError):
+                while len(failed) < size and (chunk := sock.recv(size - len(failed))):
+                    failed += chunk
+            sock.close()
+            raise engine_error(status, parts[2] if len(parts) > 2 else "", f"POST {path}",
+                               failed)
+        return Attached(sock)
 
-_CREATE_KEYWORDS = {"name", "hostname", "labels", "environment", "host_config",
-                    "networking_config", "detach", "stdin_open", "tty", "working_dir"}
 
-# create_host_config's keyword -> the engine's HostConfig key (the ones labctl uses).
-_HOST_CONFIG = {"network_mode": "NetworkMode", "sysctls": "Sysctls", "cap_drop": "CapDrop",
-                "cap_add": "CapAdd", "security_opt": "SecurityOpt", "mem_limit": "Memory",
-                "memswap_limit": "MemorySwap", "pids_limit": "PidsLimit",
-                "nano_cpus": "NanoCpus", "init": "Init", "log_config": "LogConfig",
-                "read_only": "ReadonlyRootfs", "tmpfs": "Tmpfs", "shm_size": "ShmSize",
-                "extra_hosts": "ExtraHosts"}
+def _json_lines(connection: http.client.HTTPConnection, response: http.client.HTTPResponse
+                ) -> Iterator[dict]:
+    """The engine's progress records (one JSON object a line), until the answer ends."""
+    try:
+        while line := response.readline():
+            if line.strip():
+                with contextlib.suppress(ValueError):
+                    yield json.loads(line)
+    except (OSError, http.client.HTTPException) as exc:
+        raise RuntimeFailure(f"Docker engine: the answer broke off: {exc}") from None
+    finally:
+        connection.close()
 
 
 class _LogFrames:
@@ -395,21 +532,12 @@ def _read_exactly(response: http.client.HTTPResponse, size: int) -> bytes | None
     return data
 
 
+def _quoted(name: str) -> str:
+    return urllib.parse.quote(name)  # "/" kept: the engine routes image names with it
+
+
 def _filters(filters: dict | None) -> dict:
     return {"filters": json.dumps(filters)} if filters else {}
-
-
-def _error(status: int, reason: str, method: str, url: str, body: bytes) -> Exception:
-    import docker.errors  # only now: an error is rare, the import is not cheap
-    try:
-        explanation = json.loads(body).get("message", "")
-    except (ValueError, AttributeError):
-        explanation = body.decode("utf-8", "replace")
-    kind = docker.errors.APIError
-    if status == 404:
-        kind = docker.errors.ImageNotFound if url.startswith("/images/") else (
-            docker.errors.NotFound)
-    return kind(f"{status} {reason}: {method} {url}", explanation=explanation)
 
 
 def unix_socket(docker_host: str | None) -> str | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import threading
 import time
@@ -40,6 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from labctl.errors import (
+    EngineError,
+    EngineNotFound,
     EngineUnavailable,
     ImageMissing,
     InvalidInput,
@@ -50,6 +53,7 @@ from labctl.errors import (
 )
 from labctl.interrupts import shielded
 from labctl.lab import naming
+from labctl.lab.plan import gateway
 from labctl.runtime import images, subnets
 from labctl.runtime import swarm_labs as records
 from labctl.runtime.base import (
@@ -66,12 +70,11 @@ from labctl.runtime.base import (
     follow_by_tail,
 )
 from labctl.runtime.base import quiet as _quiet
-from labctl.runtime.docker import DockerRuntime, engine_errors, network_info, wrapped_as
-from labctl.runtime.swarm_engines import DEFAULT_PORT, copy_image, engine_client
+from labctl.runtime.docker import ENGINE_ERRORS, DockerRuntime, network_info, wrapped_as
+from labctl.runtime.engine_sdk import SdkEngine
+from labctl.runtime.swarm_engines import DEFAULT_PORT, engine_client
 
 if TYPE_CHECKING:
-    import docker
-
     from labctl.lab.plan import NetworkPlan, NodePlan
 
 T = TypeVar("T")
@@ -142,7 +145,7 @@ class SwarmRuntime:
     """labctl's Runtime (runtime/base.py) on a Docker Swarm."""
 
     def __init__(self, config: SwarmConfig,
-                 client: Callable[[str, float], docker.APIClient] | None = None):
+                 client: Callable[[str, float], SdkEngine] | None = None):
         self.config = config
         self._client = client or (lambda url, timeout: engine_client(url, config.certs,
                                                                       timeout))
@@ -260,7 +263,7 @@ class SwarmRuntime:
         for record in self._labs(lab, instance).values():
             found += [network_info(net) for net in record.live]
             for net in record.retired:  # its host is back, or it goes next time
-                with contextlib.suppress(*engine_errors()):
+                with contextlib.suppress(*ENGINE_ERRORS):
                     self._manager.remove_network(net["Id"])
         return found
 
@@ -287,9 +290,6 @@ class SwarmRuntime:
 
     def _create_overlay(self, net: NetworkPlan, name: str, subnet: str, host: str,
                         generation: int) -> None:
-        import docker.errors
-
-        from labctl.lab.plan import gateway
         ipam = {"Driver": "default", "Options": {},
                 "Config": [{"Subnet": subnet, "Gateway": gateway(subnet),
                             "IPRange": records.swarm_range(subnet)}]}
@@ -302,16 +302,14 @@ class SwarmRuntime:
                 # packets for another subnet still reach only the lab's own router.
                 self._manager.create_network(
                     name, driver="overlay", internal=True, attachable=True, ipam=ipam,
-                    labels=labels, check_duplicate=True,
-                    options={"com.docker.network.driver.mtu": OVERLAY_MTU})
-        except docker.errors.APIError as exc:
-            reason = getattr(exc, "explanation", None) or str(exc)
+                    labels=labels, options={"com.docker.network.driver.mtu": OVERLAY_MTU})
+        except EngineError as exc:
+            reason = exc.explanation
             if "overlap" in reason.lower():
                 raise SubnetTaken(subnet, "?", "another network") from None
             raise RuntimeFailure(f"cannot create network {name}: {reason}") from None
 
     def _used_subnets(self) -> dict:
-        import ipaddress
         used = {}
         for net in self._manager.networks():
             labels = net.get("Labels") or {}
@@ -372,7 +370,6 @@ class SwarmRuntime:
 
     @_wrapped
     def remove_network(self, net: NetworkInfo) -> None:
-        import docker.errors
         handle = net.handle or self._overlay(net.lab, net.instance, net.name)
         deadline = time.monotonic() + REMOVE_WAIT
         while True:
@@ -380,13 +377,14 @@ class SwarmRuntime:
                 self._manager.remove_network(handle)
                 self._gone(handle, deadline)
                 return
-            except docker.errors.NotFound:
+            except EngineNotFound:
                 return
-            except docker.errors.APIError as exc:
-                if "not found" in str(exc):  # a manager says so with a 500 at times
+            except EngineError as exc:
+                if "not found" in exc.explanation:  # a manager says so with a 500 at times
                     return
                 # A host lets go of a removed node's endpoint a moment after: wait for it.
-                busy = "active endpoints" in str(exc) or "in use by task" in str(exc)
+                busy = ("active endpoints" in exc.explanation
+                        or "in use by task" in exc.explanation)
                 if busy and self._held_by_a_host_down(handle):
                     return  # retired: the next generation replaces it (swarm_labs.py)
                 if not busy or time.monotonic() > deadline:
@@ -401,7 +399,7 @@ class SwarmRuntime:
     def _gone(self, handle: str, deadline: float) -> None:
         """The manager lists a removed network a moment longer: an `up` right after a
         `down` would find its name taken. Wait until it is gone from the list."""
-        while self._manager.networks(ids=[handle]) and time.monotonic() < deadline:
+        while self._manager.networks(filters={"id": [handle]}) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     @_wrapped
@@ -423,12 +421,11 @@ class SwarmRuntime:
             hosts, lambda h: self._image_label(h, ref, images.HASH_LABEL)), strict=True)
             if force or label != want]
         if stale:
-            from labctl.runtime.docker import connect as local_engine
-            local = local_engine()  # built here (mmdebstrap), then copied to each host
-            local.ensure_image(None, progress, method=method, force=force)
+            local = SdkEngine.from_env()  # built here (mmdebstrap), copied to each host
+            DockerRuntime(local).ensure_image(None, progress, method=method, force=force)
             for host in stale:
                 progress(f"loading {ref} into {host.name}")
-            self._each(stale, lambda h: copy_image(local._api, self.engine(h)._api, ref))
+            self._each(stale, lambda h: local.copy_image_to(self.engine(h)._api, ref))
         if alias:
             self._each(hosts, lambda h: self.engine(h)._api.tag(ref, images.NODE_REPO,
                                                                   "latest"))
@@ -437,10 +434,9 @@ class SwarmRuntime:
     def _image_label(self, host: Host, ref: str, key: str) -> str | None:
         """The image's label `key` on a host ("" for an image without it); None if the
         host has no such image."""
-        import docker.errors
         try:
             config = self.engine(host)._api.inspect_image(ref)["Config"]
-        except docker.errors.ImageNotFound:
+        except EngineNotFound:
             return None
         return (config.get("Labels") or {}).get(key, "")
 
@@ -504,7 +500,7 @@ class SwarmRuntime:
         placed = record.host if record else ""
         first = [h for h in hosts if h.name == placed]
         for host in first + [h for h in hosts if h.name != placed]:
-            with contextlib.suppress(*engine_errors(), LabctlError):
+            with contextlib.suppress(LabctlError):
                 if self.engine(host, LIST_TIMEOUT)._api.containers(
                         all=True, filters={"name": f"^/{container}$"}):
                     self._where[container] = host

@@ -31,15 +31,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
 
 from labctl.errors import InvalidInput, LabctlError, RuntimeFailure
 from labctl.runtime import images
 from labctl.runtime.base import Progress
-from labctl.runtime.swarm_engines import DEFAULT_PORT, copy_image, engine_client
-
-if TYPE_CHECKING:
-    import docker
+from labctl.runtime.docker import DockerRuntime
+from labctl.runtime.engine_sdk import SDK_ERRORS, SdkEngine, copy_image
+from labctl.runtime.swarm_engines import DEFAULT_PORT, tls_api
+from labctl.testing import tls
 
 DEFAULT_NAME = "labctl-swarm"
 LABEL = "labctl.swarm"  # on the engines and their network: the cluster's name
@@ -85,7 +87,7 @@ class Cluster:
                 "DOCKER_CERT_PATH": str(self.certs)}
 
     def client(self, engine: Engine | None = None) -> docker.APIClient:
-        return engine_client((engine or self.manager).url, self.certs)
+        return tls_api((engine or self.manager).url, self.certs)
 
 
 def state_dir(name: str) -> Path:
@@ -94,7 +96,6 @@ def state_dir(name: str) -> Path:
 
 
 def _local() -> docker.APIClient:
-    import docker
     return docker.from_env(timeout=120).api
 
 
@@ -105,7 +106,6 @@ def _say(line: str) -> None:
 # -- the engine image --------------------------------------------------------------
 def engine_image(api: docker.APIClient, progress: Progress = _say) -> str:
     """Debian's dockerd, built offline once per content of its inputs."""
-    import docker.errors
     digest = images.rootfs_hash(ENGINE_PACKAGES, ENGINE_VARIANT)
     ref = f"{ENGINE_REPO}:{digest}"
     try:
@@ -143,10 +143,8 @@ def up(count: int = 3, name: str = DEFAULT_NAME, progress: Progress = _say) -> C
 
 
 def _up(api: docker.APIClient, count: int, name: str, progress: Progress) -> Cluster:
-    from labctl.runtime.docker import DockerRuntime
-    from labctl.testing import tls
     image = engine_image(api, progress)
-    node_image = DockerRuntime(api).ensure_image(None, progress)
+    node_image = DockerRuntime(SdkEngine(api)).ensure_image(None, progress)
     subnet = _create_network(api, name)
     hosts = ipaddress.ip_network(subnet).hosts()
     next(hosts)  # the bridge's
@@ -173,7 +171,6 @@ def _up(api: docker.APIClient, count: int, name: str, progress: Progress) -> Clu
 def _create_network(api: docker.APIClient, name: str) -> str:
     """The cluster's own network, on a free /24 of UNDERLAY_POOL (engines need fixed
     addresses: their certificates name them); returns its subnet."""
-    import docker.errors
     used = [ipaddress.ip_network(cfg["Subnet"]) for net in api.networks()
             for cfg in (net.get("IPAM") or {}).get("Config") or [] if cfg.get("Subnet")]
     for subnet in ipaddress.ip_network(UNDERLAY_POOL).subnets(new_prefix=24):
@@ -250,7 +247,6 @@ def _form_swarm(clients: list[docker.APIClient], engines: tuple[Engine, ...]) ->
 
 
 def _load(local: docker.APIClient, client: docker.APIClient, ref: str) -> None:
-    import docker.errors
     try:
         client.inspect_image(ref)
     except docker.errors.ImageNotFound:
@@ -281,7 +277,6 @@ _CLEAN = ('ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null; 
 
 def down(name: str = DEFAULT_NAME, progress: Progress = _say) -> bool:
     """Remove the cluster's engines (and all they ran), network and certificates."""
-    import docker.errors
     api = _local()
     engines = api.containers(all=True, filters={"label": f"{LABEL}={name}"})
     for summary in engines:
@@ -339,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"error: {exc}")
         return exc.exit_code
     except Exception as exc:
-        from labctl.runtime.docker import engine_errors
-        if not isinstance(exc, engine_errors()):
+        if not isinstance(exc, SDK_ERRORS):
             raise
         _say(f"error: Docker engine: {getattr(exc, 'explanation', None) or exc}")
         return 3

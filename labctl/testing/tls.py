@@ -13,17 +13,18 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from labctl.errors import InvalidInput
+
 VALIDITY = datetime.timedelta(days=30)
 
 
 def _crypto():
     try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        from cryptography import x509  # noqa: PLC0415 - lazy: cryptography, a dev dependency
+        from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415 - lazy: cryptography, a dev dependency
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415 - lazy: cryptography, a dev dependency
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415 - lazy: cryptography, a dev dependency
     except ImportError:  # a dev dependency: pip install -e ".[dev]"
-        from labctl.errors import InvalidInput
         raise InvalidInput("making certificates needs the `cryptography` package: "
                            "python3 -m pip install cryptography") from None
     return x509, hashes, serialization, ec, ExtendedKeyUsageOID, NameOID

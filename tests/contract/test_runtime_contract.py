@@ -33,13 +33,13 @@ nodes:
 SCRIPT = "echo out; echo err >&2; exit 3"
 
 
-@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker),
+@pytest.fixture(params=["fake", pytest.param("docker-sdk", marks=pytest.mark.docker),
                         pytest.param("docker-engine-api", marks=pytest.mark.docker),
                         pytest.param("swarm", marks=pytest.mark.docker)])
 def runtime(request) -> Runtime:
-    """The fake; Docker through the SDK; Docker through labctl's own Engine API client
-    over the local socket (runtime/engine_api.py, what `labctl up` uses); a Docker
-    Swarm (the session's test swarm, over mutual TLS: runtime/swarm.py)."""
+    """The fake; Docker through the SDK (runtime/engine_sdk.py); Docker through labctl's
+    own Engine API client over the local socket (runtime/engine_api.py, what `labctl up`
+    uses); a Docker Swarm (the session's test swarm, over mutual TLS: runtime/swarm.py)."""
     if request.param == "fake":
         from labctl.runtime.fake import FakeRuntime
         fake = FakeRuntime()
@@ -53,16 +53,16 @@ def runtime(request) -> Runtime:
         rt.ensure_image()
         return rt
     from labctl.runtime import DockerRuntime
-    request.getfixturevalue("api")  # an engine answers (or CI fails here)
+    from labctl.runtime.engine_api import EngineAPI, unix_socket
+    from labctl.runtime.engine_sdk import SdkEngine
+    api = request.getfixturevalue("api")  # an engine answers (or CI fails here)
     if request.param == "docker-engine-api":
-        from labctl.runtime.docker import _sdk_client
-        from labctl.runtime.engine_api import LeanAPI, unix_socket
         path = unix_socket(None)
         if path is None:
             pytest.skip("the Engine API client speaks to a local Unix socket only")
-        rt = DockerRuntime(LeanAPI(path, _sdk_client))
+        rt = DockerRuntime(EngineAPI(path))
     else:
-        rt = DockerRuntime(request.getfixturevalue("api"))
+        rt = DockerRuntime(SdkEngine(api))
     rt.ensure_image()
     return rt
 

@@ -141,10 +141,10 @@ def labs_up(engine_for_module):
 
 @pytest.fixture(scope="module")
 def engine_for_module(api, node_image):
-    from labctl.runtime import DockerRuntime
+    from labctl.runtime.docker import connect as docker_runtime
     from labctl.service.engine import Engine
 
-    return Engine(DockerRuntime(api))
+    return Engine(docker_runtime())
 
 
 def probes(api, lab: str) -> list[tuple[str, dict]]:

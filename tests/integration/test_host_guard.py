@@ -9,6 +9,7 @@ import pytest
 from labctl.errors import RuntimeFailure
 from labctl.runtime import DockerRuntime
 from labctl.runtime import host_guard as isolation
+from labctl.runtime.docker import connect as docker_runtime
 
 pytestmark = pytest.mark.docker
 HELPER = {"label": "labctl.helper=host-guard"}
@@ -23,7 +24,7 @@ def as_docker_group_user(tmp_path) -> isolation.Host:
 
 def test_the_helper_holds_only_net_admin_and_is_removed(api, node_image):
     before = {c["Id"] for c in api.containers(all=True, filters=HELPER)}
-    code, output = DockerRuntime(api).run_host_helper(node_image,
+    code, output = docker_runtime().run_host_helper(node_image,
                                                       ["grep", "CapEff", "/proc/self/status"])
     assert code == 0, output
     assert output.split() == ["CapEff:", f"{1 << 12:016x}"]  # CAP_NET_ADMIN is bit 12
@@ -32,7 +33,7 @@ def test_the_helper_holds_only_net_admin_and_is_removed(api, node_image):
 
 def test_installed_through_the_helper_then_remembered(api, node_image, tmp_path):
     me = as_docker_group_user(tmp_path)
-    runtime = DockerRuntime(api)
+    runtime = docker_runtime()
     assert isolation.install(runtime, lambda: node_image, me) == "container"
     assert me.marker.read_text() == isolation.marker_for(me)
     assert isolation.install(runtime, lambda: node_image, me) == "done"
@@ -43,7 +44,7 @@ def test_installed_through_the_helper_then_remembered(api, node_image, tmp_path)
 
 
 def test_a_helper_failure_is_reported_not_ignored(api, node_image):
-    code, output = DockerRuntime(api).run_host_helper(node_image, ["nft", "not a ruleset"])
+    code, output = docker_runtime().run_host_helper(node_image, ["nft", "not a ruleset"])
     assert code != 0 and "Error" in output
 
     class Refusing(DockerRuntime):
@@ -51,5 +52,5 @@ def test_a_helper_failure_is_reported_not_ignored(api, node_image):
             return super().run_host_helper(image, ["nft", "not a ruleset"])
 
     with pytest.raises(RuntimeFailure, match="cannot install labctl's host guard"):
-        isolation.install(Refusing(api), lambda: node_image,
+        isolation.install(Refusing(docker_runtime()._api), lambda: node_image,
                           isolation.Host(False, None, True, "b", "default", None))

@@ -11,7 +11,7 @@ import pytest
 
 from labctl.errors import RuntimeFailure
 from labctl.lab import naming, plan
-from labctl.runtime import DockerRuntime
+from labctl.runtime.docker import connect as docker_runtime
 from tests.conftest import SESSION_PREFIX, run_labctl
 
 pytestmark = pytest.mark.docker
@@ -29,7 +29,7 @@ def lab(api, node_image):
     up = run_labctl("up", LAB, "-i", instance)
     assert up.returncode == 0, up.stderr
     try:
-        yield DockerRuntime(api), naming.container_name(LAB, instance, "server"), \
+        yield docker_runtime(), naming.container_name(LAB, instance, "server"), \
             naming.container_name(LAB, instance, "client")
     finally:
         assert run_labctl("down", LAB, "-i", instance).returncode == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.errors import InvalidInput
+from labctl.errors import EngineUnavailable, InvalidInput
 from labctl.lab import naming
 from labctl.runtime import swarm_labs
 from labctl.runtime.swarm import HOST_DOWN, SwarmConfig, SwarmRuntime
@@ -98,9 +98,8 @@ class _Engine:
         self._answers = answers
 
     def containers(self, **_):
-        if not self._answers:
-            import requests
-            raise requests.exceptions.ConnectionError("timed out")
+        if not self._answers:  # as an engine client says it (EngineClient's errors)
+            raise EngineUnavailable("cannot reach the Docker engine: timed out")
         return []
 
 
