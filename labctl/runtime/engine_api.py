@@ -386,14 +386,10 @@ class EngineAPI:
         """POST a body, then the JSON records the engine answers with, as they come."""
         url = f"{path}?{urllib.parse.urlencode(query)}"
         connection = _UnixConnection(self._socket, BUILD_READ_SECONDS)
-        try:
+        with self._reaching(connection, f"{method} {path}"):
             connection.request(method, url, body, {"Content-Type": content_type,
                                                    "Content-Length": str(size)})
             response = connection.getresponse()
-        except OSError as exc:
-            connection.close()
-            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
-                                    f"{exc}") from None
         if response.status >= 400:
             failed = response.read()
             connection.close()
@@ -405,7 +401,7 @@ class EngineAPI:
                                               http.client.HTTPResponse]:
         url = path + ("?" + urllib.parse.urlencode(query) if query else "")
         connection = _UnixConnection(self._socket, timeout)
-        try:
+        with self._reaching(connection, f"{method} {path}"):
             if body is None:
                 connection.request(method, url)
             else:
@@ -413,9 +409,21 @@ class EngineAPI:
                                    {"Content-Type": "application/json"})
             response = connection.getresponse()
             failed = response.read() if response.status >= 400 else None
+        if failed is not None:
+            connection.close()
+            raise engine_error(response.status, response.reason, f"{method} {path}", failed)
+        return connection, response
+
+    @contextlib.contextmanager
+    def _reaching(self, connection: socket.socket | http.client.HTTPConnection, call: str
+                  ) -> Iterator[None]:
+        """A call's connection is closed if the call fails: out of reach, the engine is
+        unavailable; a garbled answer is a runtime failure."""
+        try:
+            yield
         except http.client.HTTPException as exc:
             connection.close()
-            raise RuntimeFailure(f"Docker engine: {method} {path}: {exc}") from None
+            raise RuntimeFailure(f"Docker engine: {call}: {exc}") from None
         except OSError as exc:
             connection.close()
             raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
@@ -423,16 +431,12 @@ class EngineAPI:
         except BaseException:
             connection.close()
             raise
-        if failed is not None:
-            connection.close()
-            raise engine_error(response.status, response.reason, f"{method} {path}", failed)
-        return connection, response
 
     def _hijack(self, path: str, body: dict) -> Attached:
         """POST, then the connection itself: the engine streams the command over it."""
         data = json.dumps(body).encode()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
+        with self._reaching(sock, f"POST {path}"):
             sock.settimeout(self._timeout)
             sock.connect(self._socket)
             sock.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\n"
@@ -445,13 +449,6 @@ class EngineAPI:
                 if not byte or len(head) > 65536:
                     raise ConnectionError("the engine closed the connection")
                 head += byte
-        except OSError as exc:
-            sock.close()
-            raise EngineUnavailable(f"cannot reach the Docker engine at {self._socket}: "
-                                    f"{exc}") from None
-        except BaseException:
-            sock.close()
-            raise
         status_line, *lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
         status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 500
