@@ -84,6 +84,10 @@ class EngineUnavailable(RuntimeFailure):
     pass
 
 
+class NetworkInUse(RuntimeFailure):
+    """A network still has nodes on it (one attached after its lab's nodes were listed)."""
+
+
 class EngineError(RuntimeFailure):
     """The container engine refused a call: its HTTP status and its own explanation."""
 

@@ -142,7 +142,8 @@ class Runtime(Protocol):
         the pcap ends cleanly). Removing what is already gone is not an error."""
 
     def remove_network(self, net: NetworkInfo) -> None:
-        """Remove the network; removing what is already gone is not an error."""
+        """Remove the network; removing what is already gone is not an error.
+        NetworkInUse while a node is still on it."""
 
     def ensure_image(self, ref: str | None = None, progress: Progress | None = None,
                      method: str = "auto", force: bool = False, alias: bool = False) -> str:

@@ -33,6 +33,7 @@ from labctl.errors import (
     ImageBuildFailed,
     ImageMissing,
     LabctlError,
+    NetworkInUse,
     NodeFailed,
     NodeStopped,
     RuntimeFailure,
@@ -320,8 +321,14 @@ class DockerRuntime:
     @_wrapped
     def remove_network(self, net: NetworkInfo) -> None:
         handle = net.handle or naming.network_name(net.lab, net.instance, net.name)
-        with contextlib.suppress(EngineNotFound):
+        try:
             self._api.remove_network(handle)
+        except EngineNotFound:
+            pass
+        except EngineError as exc:
+            if "active endpoints" in exc.explanation:  # a node joined it since we listed
+                raise NetworkInUse(f"network {handle} still has nodes on it") from None
+            raise
 
     @_wrapped
     def ensure_image(self, ref: str | None = None, progress: Progress | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from labctl.errors import FileTooBig, ImageMissing, NodeFailed, RuntimeFailure
+from labctl.errors import FileTooBig, ImageMissing, NetworkInUse, NodeFailed, RuntimeFailure
 from labctl.runtime import subnets
 from labctl.runtime.agent_protocol import FAILED, READY
 from labctl.runtime.base import (
@@ -195,7 +195,7 @@ class FakeRuntime:
             key = (net.lab, net.instance, net.name)
             if any(r.info.lab == net.lab and r.info.instance == net.instance
                    and net.name in r.info.addresses for r in self._nodes.values()):
-                raise RuntimeFailure(f"network {net.name} has active endpoints")
+                raise NetworkInUse(f"network {net.name} has active endpoints")
             self._networks.pop(key, None)
 
     def ensure_image(self, ref: str | None = None, progress: Progress | None = None,

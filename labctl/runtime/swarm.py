@@ -47,6 +47,7 @@ from labctl.errors import (
     ImageMissing,
     InvalidInput,
     LabctlError,
+    NetworkInUse,
     NodeStopped,
     RuntimeFailure,
     SubnetTaken,
@@ -387,8 +388,10 @@ class SwarmRuntime:
                         or "in use by task" in exc.explanation)
                 if busy and self._held_by_a_host_down(handle):
                     return  # retired: the next generation replaces it (swarm_labs.py)
-                if not busy or time.monotonic() > deadline:
+                if not busy:
                     raise
+                if time.monotonic() > deadline:
+                    raise NetworkInUse(f"network {handle} still has nodes on it") from None
                 time.sleep(0.2)
 
     def _held_by_a_host_down(self, handle: str) -> bool:

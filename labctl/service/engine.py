@@ -20,6 +20,7 @@ from labctl.errors import (
     InvalidInput,
     LabctlError,
     LabRemoved,
+    NetworkInUse,
     NodeStopped,
     NotRunning,
     SubnetTaken,
@@ -27,7 +28,7 @@ from labctl.errors import (
 from labctl.interrupts import shielded
 from labctl.lab.blueprint import Blueprint, of
 from labctl.lab.plan import plan_networks, plan_nodes
-from labctl.runtime.base import NodeInfo, Progress, Runtime
+from labctl.runtime.base import NetworkInfo, NodeInfo, Progress, Runtime
 from labctl.runtime.base import quiet as _quiet
 from labctl.runtime.images import node_ref
 from labctl.service.locks import being_removed, claimed, removing
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from labctl.lab.plan import NodePlan
 
 __all__ = ["Engine", "shielded"]
+
+# Times `down` removes the nodes a concurrent `up` put on a network after the listing
+# (one per node that `up` was starting at the time is plenty).
+DOWN_ROUNDS = 5
 
 
 
@@ -221,9 +226,25 @@ class Engine:
             listed = pool.submit(self.runtime.networks, lab, instance)
             self._remove_nodes(nodes)
             networks = listed.result()
+        late = 0
         for net in networks:
-            self.runtime.remove_network(net)
-        return len(nodes), len(networks)
+            late += self._remove_network(net)
+        return len(nodes) + late, len(networks)
+
+    def _remove_network(self, net: NetworkInfo) -> int:
+        """Remove a lab network, and the nodes a concurrent `up` put on it after they were
+        listed (that `up` then says its lab was removed). Returns how many such nodes."""
+        late = 0
+        for _ in range(DOWN_ROUNDS):
+            try:
+                self.runtime.remove_network(net)
+                return late
+            except NetworkInUse:
+                joined = self.runtime.nodes(net.lab, net.instance)
+                self._remove_nodes(joined)
+                late += len(joined)
+        self.runtime.remove_network(net)  # still in use: its error says so
+        return late
 
     def _remove_nodes(self, nodes: list[NodeInfo]) -> None:
         if nodes:

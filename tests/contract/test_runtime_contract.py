@@ -11,7 +11,14 @@ import ipaddress
 
 import pytest
 
-from labctl.errors import ImageMissing, LabctlError, NodeFailed, RuntimeFailure, SubnetTaken
+from labctl.errors import (
+    ImageMissing,
+    LabctlError,
+    NetworkInUse,
+    NodeFailed,
+    RuntimeFailure,
+    SubnetTaken,
+)
 from labctl.lab import loader
 from labctl.lab.plan import NetworkPlan, plan_nodes
 from labctl.runtime.agent_protocol import READY
@@ -108,6 +115,16 @@ def test_a_fixed_subnet_already_held_is_refused_naming_the_holder(lab_space):
         runtime.create_network(NetworkPlan("contract-lab", instance, "back", held.subnet))
     assert taken.value.held == held.subnet and "front" in taken.value.holder
     assert [n.name for n in runtime.networks("contract-lab", instance)] == ["front"]
+
+
+def test_a_network_with_a_node_on_it_is_not_removed(lab_space):
+    """NetworkInUse, so `down` can remove a node a concurrent `up` put there, then retry."""
+    runtime, instance = lab_space
+    _up(runtime, instance)
+    front = next(n for n in runtime.networks("contract-lab", instance) if n.name == "front")
+    with pytest.raises(NetworkInUse):
+        runtime.remove_network(front)
+    assert "front" in {n.name for n in runtime.networks("contract-lab", instance)}
 
 
 def test_nodes_start_on_their_planned_addresses_and_report_them(lab_space):

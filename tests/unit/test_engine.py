@@ -142,3 +142,20 @@ def test_find_node_names_the_nodes_there_are():
     engine, _, _ = up(LAB)
     with pytest.raises(InvalidInput, match=r"demo has no node 'web' \(nodes: client, router, "):
         engine.find_node("demo", "t", "web")
+
+
+def test_down_removes_a_node_that_joined_after_its_listing():
+    """A concurrent `up` may start a node between `down`'s listing and the network's
+    removal: down removes it too instead of failing on a network in use."""
+    engine, _, nodes = up(LAB)
+    runtime = engine.runtime
+    late = nodes["client"]
+    listed = runtime.nodes
+
+    def first_without_the_late_node(lab=None, instance=None):
+        runtime.nodes = listed  # only the first listing misses it
+        return [n for n in listed(lab, instance) if n.container != late.container]
+
+    runtime.nodes = first_without_the_late_node
+    assert engine.down("demo", "t") == (3, 2)
+    assert runtime.nodes("demo", "t") == [] and runtime.networks("demo", "t") == []
