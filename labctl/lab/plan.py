@@ -63,6 +63,10 @@ class NetworkPlan:
     routed: bool = False
     nodes: tuple[str, ...] = ()  # every node of the lab, recorded with the network
 
+    @staticmethod
+    def gateway(subnet: str) -> str:
+        """The bridge's address on the subnet the network gets (see gateway())."""
+        return gateway(subnet)
 
     @property
     def pool_key(self) -> str:

@@ -41,7 +41,6 @@ from labctl.errors import (
 )
 from labctl.interrupts import shielded
 from labctl.lab import naming
-from labctl.lab.plan import gateway
 from labctl.runtime import host_guard as isolation
 from labctl.runtime import images, subnets
 from labctl.runtime import link_loss as linkloss
@@ -163,7 +162,7 @@ class DockerRuntime:
     def _create_bridge(self, net: NetworkPlan, name: str, subnet: str) -> None:
         """A bridge named `lc-*`, so the host guard (isolation.py) seals it off."""
         # The engine's IPAM shape (what docker.types.IPAMConfig builds), as plain data.
-        ipam = {"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}],
+        ipam = {"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": net.gateway(subnet)}],
                 "Options": {}}
         # No host address on the bridge (inhibit_ipv4): the host has no route into
         # a lab. Internal or not, the host guard drops what a node sends the host.

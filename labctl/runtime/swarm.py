@@ -54,7 +54,6 @@ from labctl.errors import (
 )
 from labctl.interrupts import shielded
 from labctl.lab import naming
-from labctl.lab.plan import gateway
 from labctl.runtime import images, subnets
 from labctl.runtime import swarm_labs as records
 from labctl.runtime.base import (
@@ -292,7 +291,7 @@ class SwarmRuntime:
     def _create_overlay(self, net: NetworkPlan, name: str, subnet: str, host: str,
                         generation: int) -> None:
         ipam = {"Driver": "default", "Options": {},
-                "Config": [{"Subnet": subnet, "Gateway": gateway(subnet),
+                "Config": [{"Subnet": subnet, "Gateway": net.gateway(subnet),
                             "IPRange": records.swarm_range(subnet)}]}
         labels = {**naming.lab_labels(net.lab, net.instance), naming.NETWORK: net.name,
                   naming.LAB_NODES: ",".join(net.nodes), records.HOST: host,

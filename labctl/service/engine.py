@@ -27,7 +27,6 @@ from labctl.errors import (
 )
 from labctl.interrupts import shielded
 from labctl.lab.blueprint import Blueprint, of
-from labctl.lab.plan import plan_networks, plan_nodes
 from labctl.runtime.base import NetworkInfo, NodeInfo, Progress, Runtime
 from labctl.runtime.base import quiet as _quiet
 from labctl.runtime.images import node_ref
@@ -151,6 +150,7 @@ class Engine:
     def _plan(self, lab: Blueprint, instance: str, image: Callable[[], str], made: _Made
               ) -> tuple[NodePlan, ...]:
         """Networks first (their subnets come from the runtime), then the nodes on them."""
+        from labctl.lab.plan import plan_networks, plan_nodes  # noqa: PLC0415 - lazy: up plans, down does not
         subnets: dict[str, str] = {}
         # Fixed subnets first: a clash is the lab author's to fix, before anything else.
         for net in sorted(plan_networks(lab, instance), key=lambda n: n.subnet is None):

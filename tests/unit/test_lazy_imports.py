@@ -70,4 +70,6 @@ def test_every_lazy_import_is_listed_and_every_listed_one_exists():
 
 
 def test_the_list_is_short():
-    assert len({module for _, module in lazy_imports_in_code()}) <= 16
+    """A new lazy import needs a reason a budget or a dependency gives; raise this only
+    with one (docs/extending.md says which)."""
+    assert len({module for _, module in lazy_imports_in_code()}) <= 20
