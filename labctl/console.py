@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,21 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from labctl.terminal_text import printable  # also console.printable, for its callers
+
 # Width: the terminal's, or COLUMNS (also in pipes), else 80, as other tools do.
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-# C0 controls but tab and newline, DEL, and C1 controls (U+0080-U+009F: CSI and OSC among
-# them): what a terminal would obey rather than show.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """Text from a node (or a student) made safe for a terminal: every control character
-    but newline and tab shown escaped (ESC as \\x1b), so nothing a node prints can move
-    the cursor, recolour, retitle or erase what labctl prints around it."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
 
 def shown(text: object) -> str:
     """printable(), then escaped for rich's markup: untrusted text in a rich print."""

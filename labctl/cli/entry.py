@@ -1,8 +1,9 @@
 """The `labctl` command: one command group, whose commands are imported when they run.
 
 Each command lives with its subsystem's imports (COMMANDS below): `labctl down LAB`
-loads labctl.cli.up_down and what removing a lab needs, never the trace, the server
-or the lab model. --help and shell completion list every command (and import them).
+loads labctl.cli.down_command and what removing a lab needs, never the trace, the
+server, the lab model or the terminal rendering library. --help and shell completion
+list every command (and import them).
 Every run ends through one exit path (labctl.cli.exit_path): one line and an exit code,
 never a traceback.
 """
@@ -22,8 +23,8 @@ __all__ = ["COMMANDS", "labctl", "main", "quiet_broken_pipe", "run", "state"]
 
 # command -> "module:attribute", in --help's order.
 COMMANDS = {
-    "up": "labctl.cli.up_down:up",
-    "down": "labctl.cli.up_down:down",
+    "up": "labctl.cli.up_command:up",
+    "down": "labctl.cli.down_command:down",
     "status": "labctl.cli.lab_commands:status",
     "exec": "labctl.cli.lab_commands:exec_",
     "shell": "labctl.cli.lab_commands:shell",

@@ -11,7 +11,6 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from labctl.console import printable
 from labctl.errors import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
@@ -21,6 +20,7 @@ from labctl.errors import (
     LabInvalid,
     NodeStopped,
 )
+from labctl.terminal_text import printable
 
 # What this run learnt of itself: --debug / LABCTL_DEBUG, the command (for "node ...
 # stopped during check"), the classroom server to go through (--server / LABCTL_SERVER).

@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 
 from labctl import console, output
-from labctl.cli import params, terminal_shell
-from labctl.cli.up_down import backend
+from labctl.cli import backends, params, terminal_shell
 from labctl.errors import InvalidInput
 from labctl.lab import loader, naming
 from labctl.service import lab_service
@@ -27,7 +26,7 @@ from labctl.service.report import Report
 @params.json_option
 def status(lab: str | None, instance: str | None, json_out: bool) -> None:
     """List running labs, every instance, from Docker labels alone."""
-    output.emit(backend().status(lab, instance), json_out)
+    output.emit(backends.chosen().status(lab, instance), json_out)
 
 
 @click.command("exec")
@@ -43,7 +42,7 @@ def exec_(lab: str, node: str, command: tuple[str, ...], instance: str | None) -
         argv = argv[1:]
     if not argv:
         raise InvalidInput("give the command to run after --, e.g. labctl exec LAB NODE -- ss -tln")
-    stream = backend().exec_stream(lab, instance, node, argv)
+    stream = backends.chosen().exec_stream(lab, instance, node, argv)
     for out_chunk, err_chunk in stream:
         if out_chunk:
             sys.stdout.buffer.write(out_chunk)
@@ -60,7 +59,7 @@ def exec_(lab: str, node: str, command: tuple[str, ...], instance: str | None) -
 @params.instance_option
 def shell(lab: str, node: str, instance: str | None) -> int:
     """Open an interactive shell on a node."""
-    chosen = backend()
+    chosen = backends.chosen()
     info = chosen.node(lab, instance, node)
     console.err.print(f"[dim]{info.node} of {info.lab} ({info.ip}); type exit to leave[/]")
     return terminal_shell.run_session(chosen.open_shell(lab, instance, node))
@@ -75,7 +74,7 @@ def logs(lab: str, node: str, instance: str | None, follow: bool) -> None:
     """Show what a node's services printed (the course's log lines)."""
     # What a node prints is the student's to choose: controls are shown, never obeyed.
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    for chunk in backend().logs(lab, instance, node, follow):
+    for chunk in backends.chosen().logs(lab, instance, node, follow):
         sys.stdout.buffer.write(console.printable(decoder.decode(chunk)).encode("utf-8"))
         sys.stdout.buffer.flush()
     sys.stdout.buffer.write(console.printable(decoder.decode(b"", final=True)).encode("utf-8"))
@@ -88,7 +87,7 @@ def logs(lab: str, node: str, instance: str | None, follow: bool) -> None:
 @params.junit_option
 def check(lab: str, instance: str | None, json_out: bool, junit: Path | None) -> int:
     """Run the lab's checks on the running lab; exit 1 if any fails."""
-    report = backend().check(lab, instance)
+    report = backends.chosen().check(lab, instance)
     output.emit(report, json_out, junit)
     return report.exit_code
 
@@ -106,7 +105,7 @@ def test(lab: str, instance: str | None, keep: bool, json_out: bool, junit: Path
     Refused (exit 2) when the lab is already up on that instance: test never
     takes down a lab it did not bring up."""
     with console.progress(f"Testing {Path(lab).name}") as progress:
-        report = backend().test(lab, instance, keep, progress)
+        report = backends.chosen().test(lab, instance, keep, progress)
     output.emit(report, json_out, junit)
     return report.exit_code
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 
 from labctl import console
-from labctl.cli import exit_path, params
-from labctl.cli.up_down import backend
+from labctl.cli import backends, exit_path, params
 from labctl.errors import EXIT_DAMAGED, EXIT_OK, InvalidInput
 from labctl.lab import naming
 from labctl.lab.blueprint import lab_name
@@ -40,7 +39,7 @@ from labctl.trace import follow as trace_follow
 def capture(lab: str, node: str | None, output: Path, merged: bool, live: bool,
             write: str | None, instance: str | None) -> int:
     """Copy the lab's packet captures to the host (they open in Wireshark)."""
-    chosen = backend()
+    chosen = backends.chosen()
     if live or write is not None:
         if not (live and node and write):
             raise InvalidInput("live capture: labctl capture LAB NODE --live -w - (or -w FILE)")
@@ -120,7 +119,7 @@ def trace(lab: str | None, node: str | None, pcap: Path | None, port: int | None
     if pcap is not None:
         source = trace_run.from_file(pcap)
     elif lab is not None:
-        chosen = backend()
+        chosen = backends.chosen()
         name, files, nodes = chosen.captures(lab, instance, None)
         if node is not None:
             if node not in {f.node for f in files}:
@@ -144,7 +143,7 @@ def _trace_follow(lab: str | None, node: str | None, port: int | None,
                   instance: str | None) -> int:
     if lab is None:
         raise InvalidInput("--follow reads a running LAB (not --pcap)")
-    chosen = backend()
+    chosen = backends.chosen()
     nodes = [n for each in chosen.status(lab, instance if chosen.remote else
                                          naming.instance_or_default(instance)).labs
              for n in each.nodes]

@@ -9,7 +9,6 @@ from rich.console import Console
 from labctl import console
 from labctl.console import table
 from labctl.service.report import LabReport, Report
-from labctl.textgrid import Column, grid
 
 # What these tables print came from nodes (check output, step output, errors):
 # control characters shown escaped, markup escaped (console.shown).
@@ -65,6 +64,7 @@ def show_status(out: Console, report: Report) -> None:
         if out.is_terminal:
             out.print(table(None, columns, rows))
         else:  # a pipe, a script's grep: every value whole, a line per node, whatever width
+            from labctl.textgrid import Column, grid  # noqa: PLC0415 - lazy: status in a pipe only
             lines = grid([Column(c) for c in columns], rows, width=1 << 20) or []
             out.file.write("".join(line + "\n" for line in lines))
     for lab in report.labs:

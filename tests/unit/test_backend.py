@@ -143,7 +143,6 @@ def test_a_stale_socket_fails_and_names_the_way_to_docker(stale_socket, engine_h
 def test_server_local_goes_to_the_engine_here_whatever_else_exists(stale_socket, engine_here,
                                                                    monkeypatch, capsys):
     from labctl.cli import entry as launch
-    from labctl.cli import up_down as lifecycle
     credentials.store(credentials.Credentials("https://h:8443", "lct_x", None))
     assert isinstance(backend.select("local"), LocalBackend)
     monkeypatch.setenv("LABCTL_SERVER", "local")
@@ -152,7 +151,7 @@ def test_server_local_goes_to_the_engine_here_whatever_else_exists(stale_socket,
         code, _, err = _run(capsys, launch.main, *argv)
         assert code == 0, err
     monkeypatch.setitem(launch.state, "server", "local")
-    assert isinstance(lifecycle.backend(), LocalBackend)
+    assert isinstance(backend.chosen(), LocalBackend)
     monkeypatch.delenv("LABCTL_SERVER")
     code, out, err = _run(capsys, launch.main, "--server", "local", "status", "--json")
     assert code == 0 and json.loads(out)["labs"] == [], err

@@ -43,7 +43,7 @@ class _Recorder:
 
 def _calls(monkeypatch, argv: list[str]) -> list[tuple]:
     seen: list = []
-    monkeypatch.setattr("labctl.cli.up_down.backend", lambda: _Recorder(seen))
+    monkeypatch.setattr("labctl.cli.backends.chosen", lambda: _Recorder(seen))
     monkeypatch.setattr(sys, "argv", ["labctl", *argv])
     with pytest.raises(SystemExit) as done:
         entry.main()
@@ -91,7 +91,7 @@ def _loaded(argv: list[str]) -> set[str]:
 def test_a_command_imports_only_its_own_module():
     commands = {target.partition(":")[0] for target in entry.COMMANDS.values()}
     loaded = _loaded(["down", "no-such-lab-here"]) & commands
-    assert loaded == {"labctl.cli.up_down"}
+    assert loaded == {"labctl.cli.down_command"}
     assert _loaded(["schema"]) & commands == {"labctl.cli.authoring_commands"}
     assert _loaded(["--help"]) & commands == commands  # help lists them all
 
@@ -184,7 +184,7 @@ def test_every_ending_is_one_exit(capsys, raised, code, said):
 
 
 def test_run_as_a_module_it_keeps_its_server(tmp_path):
-    """`python -m labctl.cli.entry` fills the state labctl.cli.up_down reads (not __main__'s)."""
+    """`python -m labctl.cli.entry` fills the state labctl.cli.backends reads (not __main__'s)."""
     sock = tmp_path / "none.sock"
     result = subprocess.run([sys.executable, "-m", "labctl.cli.entry", "down", "handshake-lab"],
                             capture_output=True, text=True, timeout=60,

@@ -72,4 +72,4 @@ def test_every_lazy_import_is_listed_and_every_listed_one_exists():
 def test_the_list_is_short():
     """A new lazy import needs a reason a budget or a dependency gives; raise this only
     with one (docs/extending.md says which)."""
-    assert len({module for _, module in lazy_imports_in_code()}) <= 20
+    assert len({module for _, module in lazy_imports_in_code()}) <= 21

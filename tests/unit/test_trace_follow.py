@@ -135,7 +135,7 @@ class _Backend:
 @pytest.mark.parametrize("columns", [None, 64])
 def test_trace_follow_wraps_to_the_terminal_width(capsys, monkeypatch, columns):
     """COLUMNS honoured, 80 in a pipe without it, as the rest of trace."""
-    monkeypatch.setattr("labctl.cli.packet_commands.backend", lambda: _Backend(_long_capture()))
+    monkeypatch.setattr("labctl.cli.backends.chosen", lambda: _Backend(_long_capture()))
     if columns:
         monkeypatch.setenv("COLUMNS", str(columns))
     else:

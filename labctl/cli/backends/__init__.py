@@ -15,10 +15,16 @@ import os
 from labctl.classroom.server import config as server_config
 from labctl.cli.backends import credentials
 from labctl.cli.backends.base import Backend, Progress
+from labctl.cli.exit_path import state
 
-__all__ = ["LOCAL", "Backend", "Progress", "select"]
+__all__ = ["LOCAL", "Backend", "Progress", "chosen", "select"]
 
 LOCAL = "local"  # --server local / LABCTL_SERVER=local: straight to the engine here
+
+
+def chosen() -> Backend:
+    """Where this run's commands go (--server, else as select() finds it)."""
+    return select(state["server"])
 
 
 def select(server: str | None = None) -> Backend:
