@@ -42,6 +42,14 @@ def _engine_or_none():
 _API = _engine_or_none()
 
 
+def pytest_sessionstart(session):
+    """labctl's bytecode written once: many tests run `python -m labctl...` as a user
+    would, and with PYTHONDONTWRITEBYTECODE set (or a fresh clone) each of them would
+    compile labctl from source again. Written explicitly, whatever that variable says."""
+    import compileall
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "labctl"), quiet=1)
+
+
 def pytest_collection_modifyitems(config, items):
     # Modules that start outside work early (pytest_collection_finish) run last, so that
     # work overlaps every other module's tests.
