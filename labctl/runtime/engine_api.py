@@ -141,14 +141,20 @@ def endpoint_config(aliases: list[str] | None = None, ipv4_address: str | None =
     return config
 
 
+def refused(status: int, explanation: str, call: str = "") -> EngineError:
+    """An engine's refusal as labctl's error, of the kind its HTTP status says (either
+    client's: the SDK reports the same status and explanation)."""
+    kind = {404: EngineNotFound, 409: EngineConflict}.get(status, EngineError)
+    return kind(status, explanation, call)
+
+
 def engine_error(status: int, reason: str, call: str, body: bytes) -> EngineError:
-    """The engine's refusal as labctl's error, with the engine's own explanation."""
+    """The engine's answer to a refused call, with the engine's own explanation."""
     try:
         explanation = json.loads(body).get("message", "")
     except (ValueError, AttributeError):
         explanation = body.decode("utf-8", "replace").strip()
-    kind = {404: EngineNotFound, 409: EngineConflict}.get(status, EngineError)
-    return kind(status, explanation or f"{status} {reason}", call)
+    return refused(status, explanation or f"{status} {reason}", call)
 
 
 class Attached:
@@ -228,7 +234,6 @@ def frames(attached: Attached, ends: float | None = None
         if not chunk:
             return
         buffered += chunk
-
 
 
 class _UnixConnection(http.client.HTTPConnection):

@@ -16,13 +16,10 @@ import docker.errors
 import requests.exceptions
 
 from labctl.errors import (
-    EngineConflict,
-    EngineError,
-    EngineNotFound,
     EngineUnavailable,
     RuntimeFailure,
 )
-from labctl.runtime.engine_api import Attached, LogStream
+from labctl.runtime.engine_api import Attached, LogStream, refused
 
 T = TypeVar("T")
 
@@ -34,9 +31,7 @@ class GarbledStream(RuntimeFailure):
 def translated(exc: BaseException) -> RuntimeFailure:
     """An SDK or requests error as labctl's."""
     if isinstance(exc, docker.errors.APIError):
-        status = exc.status_code or 500
-        kind = {404: EngineNotFound, 409: EngineConflict}.get(status, EngineError)
-        return kind(status, exc.explanation or str(exc), "")
+        return refused(exc.status_code or 500, exc.explanation or str(exc))
     if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)):
         return EngineUnavailable(f"cannot reach the Docker engine: {exc}")
     if isinstance(exc, ValueError) and "is not a valid stream" in str(exc):
